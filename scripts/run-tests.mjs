@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// Runs one tier of the compiled test suite with node's test runner.
+//   unit: *.test.js that are neither *.int.test.js nor under tests/e2e
+//   int:  *.int.test.js          e2e: tests/dist/e2e/**/*.test.js
+// Usage: node scripts/run-tests.mjs <unit|int|e2e|all> [name-filter]
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const [tier = 'all', filter = ''] = process.argv.slice(2);
+const roots = ['shared/dist', 'services/sfu/dist', 'services/recorder/dist', 'services/api/dist', 'tests/dist'];
+
+function walk(dir, out) {
+  let entries;
+  try { entries = readdirSync(dir); } catch { return out; }
+  for (const name of entries) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p, out);
+    else if (name.endsWith('.test.js')) out.push(relative(root, p));
+  }
+  return out;
+}
+
+const all = roots.flatMap((r) => walk(join(root, r), [])).sort();
+const tierOf = (f) => (f.startsWith('tests/dist/e2e/') ? 'e2e' : f.endsWith('.int.test.js') ? 'int' : 'unit');
+const tiers = tier === 'all' ? ['unit', 'int', 'e2e'] : [tier];
+let failed = false;
+for (const t of tiers) {
+  const files = all.filter((f) => tierOf(f) === t && f.includes(filter));
+  if (files.length === 0) { console.log(`# tier ${t}: no test files`); continue; }
+  console.log(`# tier ${t}: ${files.length} files`);
+  // Integration and e2e tests start real servers (mediasoup, ffmpeg, Chromium, Ceph):
+  // run their files one at a time so 2-core machines are not oversubscribed.
+  const args = ['--enable-source-maps', '--test', `--test-concurrency=${t === 'unit' ? 2 : 1}`, ...files];
+  const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: process.env });
+  if (r.status !== 0) failed = true;
+}
+process.exit(failed ? 1 : 0);
