@@ -1,0 +1,121 @@
+// Koa pieces every service uses: JSON errors, request metrics and logs, health/readiness/
+// metrics routes, bounded raw-body reading and listening on an HTTP_ADDR.
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type Koa from 'koa';
+import getRawBody from 'raw-body';
+import type { Logger } from 'pino';
+import type { ListenAddress } from './config.js';
+import { payloadTooLarge, toErrorResponse, unsupportedMediaType } from './errors.js';
+import type { Metrics } from './metrics.js';
+
+/** Turns every thrown error into `{"error":{"code","message"}}`; logs unexpected ones. */
+export function errorMiddleware(logger: Logger): Koa.Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        ctx.status = 404;
+        ctx.body = { error: { code: 'not_found', message: `no route for ${ctx.method} ${ctx.path}` } };
+      }
+    } catch (err) {
+      const { status, body, expected } = toErrorResponse(err);
+      if (!expected) logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
+      ctx.status = status;
+      ctx.body = body;
+      if (status === 401) ctx.set('WWW-Authenticate', 'Bearer');
+    }
+  };
+}
+
+/** Records request duration by route template (never the raw path: ids would explode cardinality). */
+export function metricsMiddleware(metrics: Metrics): Koa.Middleware {
+  return async (ctx, next) => {
+    const end = metrics.httpRequests.startTimer();
+    try {
+      await next();
+    } finally {
+      const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+      end({ method: ctx.method, route: String(route), status: String(ctx.status) });
+    }
+  };
+}
+
+export type ReadinessCheck = () => Promise<void>;
+
+/** /healthz, /readyz (every check must pass) and /metrics. */
+export function opsMiddleware(opts: { metrics: Metrics; checks: Record<string, ReadinessCheck> }): Koa.Middleware {
+  return async (ctx, next) => {
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
+    if (ctx.path === '/healthz') {
+      ctx.body = { status: 'ok' };
+      return;
+    }
+    if (ctx.path === '/readyz') {
+      const results: Record<string, string> = {};
+      let ok = true;
+      await Promise.all(
+        Object.entries(opts.checks).map(async ([name, check]) => {
+          try {
+            await withTimeout(check(), 2000);
+            results[name] = 'ok';
+          } catch (err) {
+            ok = false;
+            results[name] = err instanceof Error ? err.message : String(err);
+          }
+        }),
+      );
+      ctx.status = ok ? 200 : 503;
+      ctx.body = { status: ok ? 'ready' : 'not_ready', checks: results };
+      return;
+    }
+    if (ctx.path === '/metrics') {
+      ctx.set('Content-Type', opts.metrics.registry.contentType);
+      ctx.body = await opts.metrics.registry.metrics();
+      return;
+    }
+    return next();
+  };
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<T>((_, rej) => (t = setTimeout(() => rej(new Error(`timed out after ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(t);
+  }
+}
+
+/** Reads the request body as text after checking its content type; 413 past `limit` bytes. */
+export async function readTextBody(ctx: Koa.Context, opts: { types: string[]; limit: number }): Promise<string> {
+  const type = (ctx.get('Content-Type').split(';')[0] ?? '').trim().toLowerCase();
+  if (!opts.types.includes(type)) {
+    throw unsupportedMediaType(`expected Content-Type ${opts.types.join(' or ')}, got "${type || 'none'}"`);
+  }
+  try {
+    return await getRawBody(ctx.req, { limit: opts.limit, encoding: 'utf8' });
+  } catch (err) {
+    if ((err as { type?: string }).type === 'entity.too.large') throw payloadTooLarge(`body larger than ${opts.limit} bytes`);
+    throw err;
+  }
+}
+
+/** Listens on `addr`; resolves with the server once bound (port 0 picks a free port). */
+export async function listen(app: Koa, addr: ListenAddress): Promise<Server> {
+  const server = app.listen(addr.port, addr.host);
+  await once(server, 'listening');
+  return server;
+}
+
+export const boundPort = (server: Server): number => (server.address() as AddressInfo).port;
+
+/** Stops accepting connections and closes idle keep-alive sockets. */
+export async function closeServer(server: Server): Promise<void> {
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 2000).unref();
+  });
+}

@@ -1,0 +1,68 @@
+// The contracts between services for work that outlives a request: queue names, job names and
+// their payload schemas. Producers and workers both parse payloads with these schemas.
+import { z } from 'zod';
+import { IdSchema, RoomNameSchema } from '../ids.js';
+
+export const QUEUES = {
+  capture: 'capture',
+  finalize: 'finalize',
+} as const;
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+export const CodecSchema = z.object({
+  mimeType: z.string().regex(/^(audio|video)\/[A-Za-z0-9.-]+$/),
+  payloadType: z.number().int().min(0).max(127),
+  clockRate: z.number().int().positive(),
+  channels: z.number().int().positive().optional(),
+  parameters: z.record(z.string(), z.union([z.string(), z.number()])).default({}),
+});
+export type Codec = z.infer<typeof CodecSchema>;
+
+export const CaptureTrackSchema = z.object({
+  /** Stable id of the track within the recording (the producer id). */
+  trackId: z.string().min(1).max(64),
+  kind: z.enum(['audio', 'video']),
+  participant: z.string().min(1).max(128),
+  codec: CodecSchema,
+  ssrc: z.number().int().nonnegative(),
+});
+export type CaptureTrack = z.infer<typeof CaptureTrackSchema>;
+
+/** Capture one segment run of a recording: RTP from the SFU → ffmpeg → segment files. */
+export const CaptureRecordingSchema = z.object({
+  v: z.literal(1),
+  recordingId: IdSchema,
+  room: RoomNameSchema,
+  /** Id of the SFU instance that taps the room (who to tell where to send RTP). */
+  sfuInstance: z.string().min(1).max(128),
+  /** First segment index this run writes (a run that takes over continues numbering). */
+  firstSegment: z.number().int().nonnegative(),
+  tracks: z.array(CaptureTrackSchema).min(1).max(16),
+});
+export type CaptureRecording = z.infer<typeof CaptureRecordingSchema>;
+
+/** Turn a stopped recording's segments into its outputs (raw container first). */
+export const FinalizeRecordingSchema = z.object({
+  v: z.literal(1),
+  recordingId: IdSchema,
+});
+export type FinalizeRecording = z.infer<typeof FinalizeRecordingSchema>;
+
+export const JOB_SCHEMAS = {
+  CaptureRecording: CaptureRecordingSchema,
+  FinalizeRecording: FinalizeRecordingSchema,
+} as const;
+export type JobName = keyof typeof JOB_SCHEMAS;
+export type JobData<N extends JobName> = z.infer<(typeof JOB_SCHEMAS)[N]>;
+
+/** Which queue carries which job; the compiler checks every job has one. */
+export const JOB_QUEUE: Record<JobName, QueueName> = {
+  CaptureRecording: QUEUES.capture,
+  FinalizeRecording: QUEUES.finalize,
+};
+
+/** Job ids derive from the recording id so a duplicate enqueue collapses into one job. */
+export const jobIds = {
+  capture: (recordingId: string, firstSegment: number) => `capture-${recordingId}-${firstSegment}`,
+  finalize: (recordingId: string) => `finalize-${recordingId}`,
+};

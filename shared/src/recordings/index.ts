@@ -1,0 +1,3 @@
+export * from './model.js';
+export * from './store.js';
+export * from './control.js';

@@ -1,0 +1,149 @@
+// The recording object (API.md) and its lifecycle, modelled explicitly:
+//   starting → active → stopping → processing → ready, or failed with a reason.
+// Every transition is timestamped in the manifest.
+import { z } from 'zod';
+
+export const RECORDING_STATUSES = ['starting', 'active', 'stopping', 'processing', 'ready', 'failed'] as const;
+export type RecordingStatus = (typeof RECORDING_STATUSES)[number];
+export const RecordingStatusSchema = z.enum(RECORDING_STATUSES);
+
+/** Allowed next states. `failed` is reachable from every non-terminal state. */
+const NEXT: Record<RecordingStatus, readonly RecordingStatus[]> = {
+  starting: ['active', 'stopping', 'failed'],
+  active: ['stopping', 'failed'],
+  stopping: ['processing', 'failed'],
+  processing: ['ready', 'failed'],
+  ready: [],
+  failed: [],
+};
+
+export const canTransition = (from: RecordingStatus, to: RecordingStatus): boolean => NEXT[from].includes(to);
+export const isTerminal = (s: RecordingStatus): boolean => NEXT[s].length === 0;
+/** Statuses in which a capture may still be running for the room. */
+export const isLive = (s: RecordingStatus): boolean => s === 'starting' || s === 'active' || s === 'stopping';
+
+export const RecordingErrorSchema = z.object({ code: z.string(), message: z.string() });
+
+export const TrackSchema = z.object({
+  kind: z.enum(['audio', 'video']),
+  codec: z.string(),
+  participant: z.string(),
+});
+
+export const OUTPUT_STATUSES = ['pending', 'processing', 'ready', 'failed'] as const;
+export const OutputSchema = z.object({
+  name: z.string().regex(/^[a-z0-9_-]{1,32}$/),
+  /** File name under the recording's prefix in storage. */
+  file: z.string(),
+  contentType: z.string(),
+  size: z.number().int().nonnegative().nullable(),
+  status: z.enum(OUTPUT_STATUSES),
+  progress: z.number().min(0).max(1),
+  durationMs: z.number().nonnegative().nullable().default(null),
+});
+export type RecordingOutput = z.infer<typeof OutputSchema>;
+
+export const SegmentSchema = z.object({
+  index: z.number().int().nonnegative(),
+  key: z.string(),
+  size: z.number().int().nonnegative(),
+  /** Capture run (first segment index of the run) that wrote it. */
+  run: z.number().int().nonnegative(),
+  /**
+   * Start and end of the segment on its run's timeline, seconds, as ffmpeg's segment list
+   * reports them; null when unknown (a segment cut short by a crash). Finalize uses them to
+   * join segments without gaps.
+   */
+  start: z.number().nullable().default(null),
+  end: z.number().nullable().default(null),
+});
+export type RecordingSegment = z.infer<typeof SegmentSchema>;
+
+/** The manifest stored next to a recording's files: the truth about it. */
+export const RecordingSchema = z.object({
+  id: z.string(),
+  room: z.string(),
+  status: RecordingStatusSchema,
+  error: RecordingErrorSchema.nullable(),
+  startedAt: z.string(),
+  stoppedAt: z.string().nullable(),
+  durationMs: z.number().nonnegative().nullable(),
+  tracks: z.array(TrackSchema),
+  outputs: z.array(OutputSchema),
+  segments: z.array(SegmentSchema).default([]),
+  /** ISO time of every transition, by status. */
+  transitions: z.array(z.object({ status: RecordingStatusSchema, at: z.string() })),
+  /** Why it was started: an API call or RECORD_ENABLED auto-recording. */
+  trigger: z.enum(['api', 'auto']),
+  /** Wall-clock time the first frame reached the recorder (ISO), for duration and sync figures. */
+  firstFrameAt: z.string().nullable().default(null),
+  /** Optimistic-concurrency version, bumped by every write. */
+  version: z.number().int().nonnegative(),
+});
+export type Recording = z.infer<typeof RecordingSchema>;
+
+export class TransitionError extends Error {
+  constructor(
+    readonly from: RecordingStatus,
+    readonly to: RecordingStatus,
+  ) {
+    super(`recording cannot go from ${from} to ${to}`);
+    this.name = 'TransitionError';
+  }
+}
+
+/** Returns the recording moved to `to` at `now`; throws TransitionError when not allowed. */
+export function transition(
+  rec: Recording,
+  to: RecordingStatus,
+  now: Date,
+  patch: Partial<Pick<Recording, 'error' | 'stoppedAt' | 'durationMs' | 'firstFrameAt'>> = {},
+): Recording {
+  if (!canTransition(rec.status, to)) throw new TransitionError(rec.status, to);
+  return { ...rec, ...patch, status: to, transitions: [...rec.transitions, { status: to, at: now.toISOString() }] };
+}
+
+export function newRecording(args: { id: string; room: string; trigger: 'api' | 'auto'; now: Date }): Recording {
+  const at = args.now.toISOString();
+  return {
+    id: args.id,
+    room: args.room,
+    status: 'starting',
+    error: null,
+    startedAt: at,
+    stoppedAt: null,
+    durationMs: null,
+    tracks: [],
+    outputs: [],
+    segments: [],
+    transitions: [{ status: 'starting', at }],
+    trigger: args.trigger,
+    firstFrameAt: null,
+    version: 0,
+  };
+}
+
+/** The public recording object of API.md (internal bookkeeping left out). */
+export function presentRecording(r: Recording) {
+  return {
+    id: r.id,
+    room: r.room,
+    status: r.status,
+    error: r.error,
+    startedAt: r.startedAt,
+    stoppedAt: r.stoppedAt,
+    durationMs: r.durationMs,
+    tracks: r.tracks,
+    outputs: r.outputs.map((o) => ({
+      name: o.name,
+      contentType: o.contentType,
+      size: o.size,
+      status: o.status,
+      progress: o.progress,
+      durationMs: o.durationMs,
+    })),
+    transitions: r.transitions,
+    trigger: r.trigger,
+  };
+}
+export type RecordingView = ReturnType<typeof presentRecording>;

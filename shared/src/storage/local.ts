@@ -1,0 +1,142 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { copyFile, mkdir, readFile, readdir, rename, rm, stat, writeFile, access } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { assertSafeKey, type ByteRange, type ObjectInfo, type Storage } from './storage.js';
+
+/**
+ * Objects as files under a root directory. Writes go to a temporary name first and are
+ * renamed into place, so a reader never sees half a file. Content types are not stored:
+ * they are derived from the extension.
+ */
+export class LocalStorage implements Storage {
+  readonly kind = 'local' as const;
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+  }
+
+  #path(key: string): string {
+    assertSafeKey(key);
+    const p = join(this.root, ...key.split('/'));
+    if (p !== this.root && !p.startsWith(this.root + sep)) throw new Error(`key escapes storage root: ${key}`);
+    return p;
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+  }
+
+  async check(): Promise<void> {
+    await access(this.root);
+  }
+
+  async #atomicWrite(key: string, write: (tmp: string) => Promise<void>): Promise<void> {
+    const p = this.#path(key);
+    await mkdir(dirname(p), { recursive: true });
+    const tmp = `${p}.tmp-${process.pid}-${Date.now()}`;
+    try {
+      await write(tmp);
+      await rename(tmp, p);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async putBytes(key: string, body: Buffer | string, _contentType?: string): Promise<void> {
+    await this.#atomicWrite(key, (tmp) => writeFile(tmp, body));
+  }
+
+  async putFile(key: string, path: string, _contentType?: string): Promise<void> {
+    await this.#atomicWrite(key, (tmp) => copyFile(path, tmp));
+  }
+
+  async getBytes(key: string): Promise<Buffer | null> {
+    try {
+      return await readFile(this.#path(key));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async getStream(key: string, range?: ByteRange): Promise<Readable | null> {
+    const info = await this.stat(key);
+    if (!info) return null;
+    return createReadStream(this.#path(key), range ? { start: range.start, end: range.end } : {});
+  }
+
+  async download(key: string, path: string): Promise<void> {
+    const src = await this.getStream(key);
+    if (!src) throw new Error(`no such object: ${key}`);
+    await mkdir(dirname(path), { recursive: true });
+    await pipeline(src, createWriteStream(path));
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    try {
+      const s = await stat(this.#path(key));
+      if (!s.isFile()) return null;
+      return { key, size: s.size, contentType: contentTypeOf(key), modifiedAt: s.mtime };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const base = this.#path(prefix.replace(/\/$/, '') || '.');
+    const out: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
+      for (const e of entries) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) await walk(p);
+        else if (e.isFile() && !e.name.includes('.tmp-')) out.push(relative(this.root, p).split(sep).join('/'));
+      }
+    };
+    await walk(base);
+    return out.filter((k) => k.startsWith(prefix)).sort();
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.#path(key), { force: true });
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    const keys = await this.list(prefix);
+    await Promise.all(keys.map((k) => this.delete(k)));
+    if (prefix.endsWith('/')) await rm(this.#path(prefix.slice(0, -1)), { recursive: true, force: true });
+    return keys.length;
+  }
+
+  async presignGet(): Promise<string | null> {
+    return null;
+  }
+}
+
+const TYPES: Record<string, string> = {
+  json: 'application/json',
+  webm: 'video/webm',
+  mkv: 'video/x-matroska',
+  mp4: 'video/mp4',
+  m3u8: 'application/vnd.apple.mpegurl',
+  ts: 'video/mp2t',
+  m4s: 'video/iso.segment',
+  jpg: 'image/jpeg',
+  png: 'image/png',
+};
+
+export function contentTypeOf(key: string): string {
+  const ext = key.slice(key.lastIndexOf('.') + 1).toLowerCase();
+  return TYPES[ext] ?? 'application/octet-stream';
+}

@@ -1,0 +1,198 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { assertSafeKey, type ByteRange, type ObjectInfo, type Storage } from './storage.js';
+
+export interface S3StorageOptions {
+  /** "host[:port]" as in the reference document, or a full http(s) URL. Unset = AWS. */
+  endpoint: string | undefined;
+  region: string;
+  bucket: string;
+  accessKey: string;
+  secretKey: string;
+  useSsl: boolean;
+  pathStyle: boolean;
+  /** Optional key prefix inside the bucket (e.g. per-test isolation). */
+  keyPrefix?: string;
+}
+
+/** S3 limits: at most 10,000 parts of at least 5 MiB. */
+const MIN_PART = 5 * 1024 * 1024;
+const MAX_PARTS = 10_000;
+
+/** Part size for a file of `size` bytes: 8 MiB, grown so 10,000 parts suffice. */
+export function partSizeFor(size: number): number {
+  return Math.max(8 * 1024 * 1024, MIN_PART, Math.ceil(size / MAX_PARTS));
+}
+
+/** "minio:9000" + useSsl=false → "http://minio:9000"; URLs pass through. */
+export function s3EndpointUrl(endpoint: string | undefined, useSsl: boolean): string | undefined {
+  if (endpoint === undefined) return undefined;
+  if (/^https?:\/\//.test(endpoint)) return endpoint;
+  return `${useSsl ? 'https' : 'http'}://${endpoint}`;
+}
+
+const isNotFound = (err: unknown): boolean =>
+  err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 404 || err.name === 'NoSuchKey' || err.name === 'NotFound');
+
+export class S3Storage implements Storage {
+  readonly kind = 's3' as const;
+  readonly #client: S3Client;
+  readonly #bucket: string;
+  readonly #prefix: string;
+
+  constructor(opts: S3StorageOptions) {
+    const endpoint = s3EndpointUrl(opts.endpoint, opts.useSsl);
+    this.#client = new S3Client({
+      region: opts.region,
+      ...(endpoint ? { endpoint } : {}),
+      forcePathStyle: opts.pathStyle,
+      credentials: { accessKeyId: opts.accessKey, secretAccessKey: opts.secretKey },
+      maxAttempts: 4,
+      // The SDK's default (checksums on every request) sends streamed bodies aws-chunked with a
+      // trailing checksum; Ceph radosgw and older MinIO answer 411 MissingContentLength.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    this.#bucket = opts.bucket;
+    this.#prefix = opts.keyPrefix ?? '';
+  }
+
+  #key(key: string): string {
+    assertSafeKey(key);
+    return this.#prefix + key;
+  }
+
+  async init(): Promise<void> {
+    try {
+      await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket }));
+    } catch (err) {
+      if (!(err instanceof S3ServiceException) || err.$metadata.httpStatusCode !== 404) throw err;
+      await this.#client.send(new CreateBucketCommand({ Bucket: this.#bucket }));
+    }
+  }
+
+  async check(): Promise<void> {
+    await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket }));
+  }
+
+  async putBytes(key: string, body: Buffer | string, contentType: string): Promise<void> {
+    await this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: this.#key(key), Body: body, ContentType: contentType }));
+  }
+
+  async putFile(key: string, path: string, contentType: string): Promise<void> {
+    const { size } = await stat(path);
+    if (size < MIN_PART) {
+      await this.#client.send(
+        new PutObjectCommand({ Bucket: this.#bucket, Key: this.#key(key), Body: createReadStream(path), ContentLength: size, ContentType: contentType }),
+      );
+      return;
+    }
+    // lib-storage uploads parts concurrently and aborts the multipart upload on failure;
+    // the SDK client retries each part (maxAttempts). The local file is never touched.
+    const upload = new Upload({
+      client: this.#client,
+      params: { Bucket: this.#bucket, Key: this.#key(key), Body: createReadStream(path), ContentType: contentType },
+      partSize: partSizeFor(size),
+      queueSize: 4,
+      leavePartsOnError: false,
+    });
+    await upload.done();
+  }
+
+  async getBytes(key: string): Promise<Buffer | null> {
+    const s = await this.getStream(key);
+    if (!s) return null;
+    const chunks: Buffer[] = [];
+    for await (const c of s) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  async getStream(key: string, range?: ByteRange): Promise<Readable | null> {
+    try {
+      const r = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.#bucket, Key: this.#key(key), ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
+      );
+      return r.Body as Readable;
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  async download(key: string, path: string): Promise<void> {
+    const s = await this.getStream(key);
+    if (!s) throw new Error(`no such object: ${key}`);
+    await mkdir(dirname(path), { recursive: true });
+    await pipeline(s, createWriteStream(path));
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    try {
+      const r = await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#key(key) }));
+      return { key, size: r.ContentLength ?? 0, contentType: r.ContentType, modifiedAt: r.LastModified };
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const out: string[] = [];
+    let token: string | undefined;
+    do {
+      const r = await this.#client.send(
+        new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: this.#prefix + prefix, ContinuationToken: token }),
+      );
+      for (const o of r.Contents ?? []) if (o.Key) out.push(o.Key.slice(this.#prefix.length));
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+    return out.sort();
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#key(key) }));
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    const keys = await this.list(prefix);
+    for (let i = 0; i < keys.length; i += 1000) {
+      const batch = keys.slice(i, i + 1000);
+      await this.#client.send(
+        new DeleteObjectsCommand({ Bucket: this.#bucket, Delete: { Objects: batch.map((k) => ({ Key: this.#key(k) })), Quiet: true } }),
+      );
+    }
+    return keys.length;
+  }
+
+  async presignGet(key: string, expiresSeconds: number, filename?: string): Promise<string | null> {
+    const cmd = new GetObjectCommand({
+      Bucket: this.#bucket,
+      Key: this.#key(key),
+      ...(filename ? { ResponseContentDisposition: `attachment; filename="${filename}"` } : {}),
+    });
+    return getSignedUrl(this.#client, cmd, { expiresIn: expiresSeconds });
+  }
+
+  destroy(): void {
+    this.#client.destroy();
+  }
+}
+

@@ -1,0 +1,60 @@
+// Where recordings live. One interface, two implementations picked once from config:
+// a local directory (RECORD_DIR) and S3/MinIO (S3_*). Keys are "/"-separated, relative,
+// and made only of [A-Za-z0-9._/-] (ids are ULIDs), so they are safe as paths and object keys.
+import type { Readable } from 'node:stream';
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  contentType: string | undefined;
+  modifiedAt: Date | undefined;
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive. */
+  end: number;
+}
+
+export interface Storage {
+  readonly kind: 'local' | 's3';
+  /** Makes sure the storage is usable (creates the directory / bucket). */
+  init(): Promise<void>;
+  /** Cheap check for /readyz. */
+  check(): Promise<void>;
+  putBytes(key: string, body: Buffer | string, contentType: string): Promise<void>;
+  /** Uploads a local file (S3: multipart for large files, with retries). The local file is kept. */
+  putFile(key: string, path: string, contentType: string): Promise<void>;
+  /** Reads a whole object into memory; null when missing. For small objects (manifests). */
+  getBytes(key: string): Promise<Buffer | null>;
+  /** Streams an object or a byte range of it; null when missing. */
+  getStream(key: string, range?: ByteRange): Promise<Readable | null>;
+  /** Copies an object to a local file path. */
+  download(key: string, path: string): Promise<void>;
+  stat(key: string): Promise<ObjectInfo | null>;
+  /** Keys under a prefix, sorted. */
+  list(prefix: string): Promise<string[]>;
+  delete(key: string): Promise<void>;
+  deletePrefix(prefix: string): Promise<number>;
+  /** A time-limited URL clients can GET directly, or null when the storage cannot make one. */
+  presignGet(key: string, expiresSeconds: number, filename?: string): Promise<string | null>;
+}
+
+const KEY_RE = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/?$/;
+
+/** Throws for keys that could escape the storage root ("..", absolute, odd characters). */
+export function assertSafeKey(key: string): void {
+  if (!KEY_RE.test(key) || key.split('/').some((p) => p === '.' || p === '..')) {
+    throw new Error(`unsafe storage key: ${JSON.stringify(key)}`);
+  }
+}
+
+/** Object keys of one recording. */
+export const recordingKeys = {
+  prefix: (id: string) => `recordings/${id}/`,
+  manifest: (id: string) => `recordings/${id}/manifest.json`,
+  segment: (id: string, index: number) => `recordings/${id}/segments/seg-${String(index).padStart(5, '0')}.mkv`,
+  segmentsPrefix: (id: string) => `recordings/${id}/segments/`,
+  output: (id: string, file: string) => `recordings/${id}/${file}`,
+};
