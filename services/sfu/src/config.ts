@@ -1,0 +1,46 @@
+// The SFU's configuration: the shared surface plus the media plane's own variables.
+import { availableParallelism, hostname } from 'node:os';
+import { z } from 'zod';
+import { commonConfigShape, envInt, envListen, envOptional, envString, loadConfig } from '@live-webrtc/shared';
+
+export const sfuConfigSchema = z
+  .object({
+    ...commonConfigShape,
+    /** Where the SFU's own HTTP server (WHIP/WHEP, internal control) listens. Default 127.0.0.1:8081. */
+    SFU_HTTP_ADDR: envListen('127.0.0.1:8081'),
+    /** URL clients use to reach this instance (redirect target). Default http://127.0.0.1:8080. */
+    PUBLIC_URL: envString('http://127.0.0.1:8080').refine((v) => /^https?:\/\/[^/]+$/.test(v), {
+      message: 'expected an origin such as https://sfu-1.example.com (no path)',
+    }),
+    /** Unique id of this instance in the room registry. Default hostname-pid. */
+    INSTANCE_ID: envString(`${hostname()}-${process.pid}`).refine((v) => /^[A-Za-z0-9._-]{1,128}$/.test(v), {
+      message: 'expected 1-128 letters, digits, ".", "_" or "-"',
+    }),
+    /** mediasoup workers; default one per core. */
+    SFU_WORKERS: envInt(availableParallelism(), 1, 64),
+    /** Local IP the WebRTC transports bind. Default: every local IPv4 address (one candidate each). */
+    RTC_LISTEN_IP: envOptional(),
+    /** Public IP announced in ICE candidates (NAT / cloud). */
+    ANNOUNCED_IP: envOptional(),
+    RTC_MIN_PORT: envInt(40000, 1024, 65535),
+    RTC_MAX_PORT: envInt(49999, 1024, 65535),
+    /** Publishers per room. Default 1 (a second one gets 409). */
+    MAX_PUBS_PER_ROOM: envInt(1, 1, 16),
+    /** WHEP viewers per room. Default 500 (the next one gets 403). */
+    MAX_SUBS_PER_ROOM: envInt(500, 0, 100000),
+    /** Largest accepted SDP body, bytes. Default 65536. */
+    MAX_SDP_BYTES: envInt(65536, 1024, 1048576),
+    /** IP the recording PlainTransports bind; must reach the recorders. Default 127.0.0.1. */
+    TAP_LISTEN_IP: envString('127.0.0.1'),
+    /** Seconds a stopped publisher's room stays recorded before the recording stops. Default 0. */
+    RECORD_GRACE_SECONDS: envInt(0, 0, 3600),
+  })
+  .superRefine((c, ctx) => {
+    if (c.RTC_MIN_PORT > c.RTC_MAX_PORT) {
+      ctx.addIssue({ code: 'custom', path: ['RTC_MIN_PORT'], message: 'must not exceed RTC_MAX_PORT' });
+    }
+  });
+
+export type SfuConfig = z.output<typeof sfuConfigSchema>;
+
+export const loadSfuConfig = (env: Record<string, string | undefined>): SfuConfig => loadConfig(sfuConfigSchema, env);

@@ -1,0 +1,208 @@
+// The SFU's HTTP surface: WHIP (/api/whip/publish/{room}) and WHEP (/api/whep/play/{room})
+// with their session URLs, and the internal control routes the API calls
+// (/internal/v1/rooms/...). A room owned by another instance answers 307 to that instance.
+import Router, { type RouterContext } from '@koa/router';
+import Koa from 'koa';
+import {
+  AppError,
+  badRequest,
+  errorMiddleware,
+  metricsMiddleware,
+  notFound,
+  opsMiddleware,
+  presentRecording,
+  readTextBody,
+  ROOM_NAME_RE,
+  type Authenticator,
+  type Grant,
+  type Logger,
+  type Metrics,
+  type ReadinessCheck,
+} from '@live-webrtc/shared';
+import type { Room, Session } from '../media/room.js';
+import type { RoomManager } from '../media/rooms.js';
+import type { RecordingController } from '../media/recordings.js';
+import { publish, view, type TransportSettings } from '../media/sessions.js';
+import { SdpError } from '../media/sdp/index.js';
+import { buildIceRestartFragment, parseTrickle } from '../media/sdp/trickle.js';
+import { iceServersFor, linkHeader, type IceServerConfig } from './iceServers.js';
+
+export interface SfuHttpDeps {
+  rooms: RoomManager;
+  recordings: RecordingController;
+  auth: Authenticator;
+  transport: TransportSettings;
+  ice: IceServerConfig;
+  maxSdpBytes: number;
+  metrics: Metrics;
+  checks: Record<string, ReadinessCheck>;
+  logger: Logger;
+  /** Called for every session created, so the service can count them. */
+  onSession?: (s: Session) => void;
+}
+
+const KINDS = {
+  whip: { base: '/api/whip/publish', grant: 'publish' as Grant, kind: 'publish' as const },
+  whep: { base: '/api/whep/play', grant: 'subscribe' as Grant, kind: 'view' as const },
+};
+
+function roomParam(v: string | undefined): string {
+  if (!v || !ROOM_NAME_RE.test(v)) throw badRequest('bad_room_name', 'room names are 1-64 letters, digits, "_" or "-"');
+  return v;
+}
+
+function cors(): Koa.Middleware {
+  return async (ctx, next) => {
+    ctx.set('Access-Control-Allow-Origin', ctx.get('Origin') || '*');
+    ctx.set('Vary', 'Origin');
+    ctx.set('Access-Control-Expose-Headers', 'Location, Link, ETag, Accept-Patch, Accept-Post');
+    if (ctx.method === 'OPTIONS') {
+      ctx.set('Access-Control-Allow-Methods', 'GET, POST, PATCH, DELETE, OPTIONS');
+      ctx.set('Access-Control-Allow-Headers', 'Authorization, X-Auth-Token, Content-Type, If-Match');
+      ctx.set('Access-Control-Max-Age', '86400');
+    }
+    await next();
+  };
+}
+
+export function createSfuApp(d: SfuHttpDeps): Koa {
+  const app = new Koa();
+  app.proxy = true;
+  const router = new Router();
+
+  const sdpError = (err: unknown): never => {
+    if (err instanceof SdpError) {
+      throw new AppError(err.code === 'unsupported_media' ? 406 : 400, err.code, err.message);
+    }
+    throw err;
+  };
+
+  for (const [name, k] of Object.entries(KINDS)) {
+    // RFC 9725 §4.1: OPTIONS may be used for CORS preflight and to learn ICE servers.
+    router.options(`${k.base}/:room`, (ctx) => {
+      roomParam(ctx.params['room']);
+      ctx.set('Accept-Post', 'application/sdp');
+      const link = linkHeader(iceServersFor(d.ice, ctx.params['room'] ?? ''));
+      if (link) ctx.set('Link', link);
+      ctx.status = 204;
+    });
+
+    router.post(`${k.base}/:room`, async (ctx) => {
+      const room = roomParam(ctx.params['room']);
+      const principal = await d.auth.authenticate(ctx.headers);
+      d.auth.authorize(principal, k.grant, room);
+      const sdp = await readTextBody(ctx, { types: ['application/sdp'], limit: d.maxSdpBytes });
+      const where = k.kind === 'publish' ? await d.rooms.getOrCreate(room) : await d.rooms.locate(room);
+      if (where === null) throw notFound('no_publisher', `room "${room}" has no publisher`);
+      if ('remote' in where) {
+        ctx.status = 307;
+        ctx.redirect(`${where.remote.publicUrl}${ctx.path}`);
+        return;
+      }
+      const r: Room = where.local;
+      d.recordings.wire(r);
+      let result;
+      try {
+        result = k.kind === 'publish' ? await publish(r, sdp, d.transport, d.logger) : await view(r, sdp, d.transport, d.logger);
+      } catch (err) {
+        // A room created for this request and left empty is released again.
+        if (r.empty) r.close();
+        sdpError(err);
+      }
+      if (!result) return;
+      d.onSession?.(result.session);
+      d.logger.info({ room, sessionId: result.session.id, kind: name }, 'session created');
+      ctx.status = 201;
+      ctx.type = 'application/sdp';
+      ctx.set('Location', `${k.base}/${room}/${result.session.id}`);
+      ctx.set('ETag', result.session.etag);
+      ctx.set('Accept-Patch', 'application/trickle-ice-sdpfrag');
+      const link = linkHeader(iceServersFor(d.ice, room));
+      if (link) ctx.set('Link', link);
+      ctx.body = result.answer;
+    });
+
+    const sessionOf = (ctx: RouterContext): { room: Room; session: Session } => {
+      const roomName = roomParam(ctx.params['room']);
+      const room = d.rooms.get(roomName);
+      const session = room?.sessions.get(ctx.params['session'] ?? '');
+      if (!room || !session || session.kind !== k.kind) throw notFound('session_not_found', 'no such session');
+      return { room, session };
+    };
+
+    router.patch(`${k.base}/:room/:session`, async (ctx) => {
+      const principal = await d.auth.authenticate(ctx.headers);
+      const { session } = sessionOf(ctx);
+      d.auth.authorize(principal, k.grant, session.room);
+      const ifMatch = ctx.get('If-Match');
+      if (ifMatch && ifMatch !== '*' && ifMatch !== session.etag) {
+        throw new AppError(412, 'etag_mismatch', 'the session changed (ICE restart); If-Match does not match its ETag');
+      }
+      const frag = await readTextBody(ctx, { types: ['application/trickle-ice-sdpfrag'], limit: d.maxSdpBytes });
+      let parsed;
+      try {
+        parsed = parseTrickle(frag);
+      } catch (err) {
+        sdpError(err);
+      }
+      if (!parsed) return;
+      const ice = session.transport.iceParameters;
+      if (parsed.ufrag && parsed.pwd && parsed.ufrag !== ice.usernameFragment) {
+        // ICE restart: new remote credentials → new local ones, answered in an sdpfrag.
+        const iceParameters = await session.transport.restartIce();
+        session.etag = `"${Date.now().toString(16)}"`;
+        ctx.status = 200;
+        ctx.type = 'application/trickle-ice-sdpfrag';
+        ctx.set('ETag', session.etag);
+        ctx.body = buildIceRestartFragment(iceParameters, session.transport.iceCandidates, parsed.mids);
+        return;
+      }
+      // mediasoup is ICE-lite: it learns the client's addresses from its connectivity checks,
+      // so trickled candidates need no action.
+      ctx.status = 204;
+    });
+
+    router.delete(`${k.base}/:room/:session`, async (ctx) => {
+      const principal = await d.auth.authenticate(ctx.headers);
+      const { room, session } = sessionOf(ctx);
+      d.auth.authorize(principal, k.grant, session.room);
+      room.removeSession(session.id);
+      d.logger.info({ room: room.name, sessionId: session.id }, 'session deleted');
+      ctx.status = 200;
+      ctx.body = '';
+    });
+  }
+
+  // Internal control plane, called by the API service.
+  router.get('/internal/v1/rooms/:room', async (ctx) => {
+    await d.auth.authenticate(ctx.headers);
+    const room = d.rooms.get(roomParam(ctx.params['room']));
+    if (!room) throw notFound('room_not_found', 'no such room on this instance');
+    ctx.body = {
+      name: room.name,
+      publishers: room.publishers.length,
+      subscribers: room.viewers.length,
+      recordingId: d.recordings.tapOf(room.name)?.recordingId ?? null,
+      tracks: room.producers.map((p) => ({ id: p.id, kind: p.kind, codec: p.rtpParameters.codecs[0]?.mimeType.split('/')[1]?.toLowerCase() })),
+    };
+  });
+
+  router.post('/internal/v1/rooms/:room/recordings', async (ctx) => {
+    const roomName = roomParam(ctx.params['room']);
+    const principal = await d.auth.authenticate(ctx.headers);
+    d.auth.authorize(principal, 'record', roomName);
+    const room = d.rooms.get(roomName);
+    if (!room) throw notFound('room_not_found', `room "${roomName}" does not exist`);
+    const rec = await d.recordings.start(room, 'api');
+    ctx.status = 201;
+    ctx.body = presentRecording(rec);
+  });
+
+  app.use(errorMiddleware(d.logger));
+  app.use(cors());
+  app.use(metricsMiddleware(d.metrics));
+  app.use(opsMiddleware({ metrics: d.metrics, checks: d.checks }));
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}

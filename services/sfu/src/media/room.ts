@@ -1,0 +1,167 @@
+// One room on this instance: the publisher router (on one worker), the publishers' and
+// viewers' sessions, and one router per viewer payload-type profile fed from the publisher
+// router with pipeToRouter (mediasoup 3.8 consumers send with their router's payload types).
+import { EventEmitter } from 'node:events';
+import type { types as ms } from 'mediasoup';
+import type { Logger } from '@live-webrtc/shared';
+import { SUPPORTED_CODECS } from './codecs.js';
+import type { WorkerPool } from './workers.js';
+
+export interface Profile {
+  key: string;
+  mediaCodecs: ms.RtpCodecCapability[];
+}
+
+export interface Session {
+  readonly id: string;
+  readonly kind: 'publish' | 'view';
+  readonly room: string;
+  readonly transport: ms.WebRtcTransport;
+  readonly createdAt: Date;
+  /** Changes when the session's ICE credentials change (ICE restart). */
+  etag: string;
+  producers: ms.Producer[];
+  consumers: ms.Consumer[];
+  /** Viewer sessions: the m-sections (mid → kind) a consumer may attach to. */
+  sections: { mid: string; kind: 'audio' | 'video'; rtpCapabilities: ms.RtpCapabilities }[];
+}
+
+interface ViewerRouter {
+  router: ms.Router;
+  worker: ms.Worker;
+}
+
+export interface RoomEvents {
+  /** A publisher added a producer (viewers and recordings attach to it). */
+  producer: [ms.Producer];
+  /** A producer closed (its publisher left). */
+  producerclose: [ms.Producer];
+  /** Session count changed. */
+  changed: [];
+  closed: [];
+}
+
+export class Room extends EventEmitter<RoomEvents> {
+  readonly sessions = new Map<string, Session>();
+  readonly #viewerRouters = new Map<string, Promise<ViewerRouter>>();
+  #closed = false;
+
+  private constructor(
+    readonly name: string,
+    readonly router: ms.Router,
+    private readonly worker: ms.Worker,
+    private readonly pool: WorkerPool,
+    private readonly logger: Logger,
+  ) {
+    super();
+    router.on('workerclose', () => this.close());
+  }
+
+  static async create(name: string, pool: WorkerPool, logger: Logger): Promise<Room> {
+    const worker = pool.acquire();
+    try {
+      const router = await worker.createRouter({ mediaCodecs: SUPPORTED_CODECS });
+      return new Room(name, router, worker, pool, logger.child({ room: name }));
+    } catch (err) {
+      pool.release(worker);
+      throw err;
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get publishers(): Session[] {
+    return [...this.sessions.values()].filter((s) => s.kind === 'publish');
+  }
+
+  get viewers(): Session[] {
+    return [...this.sessions.values()].filter((s) => s.kind === 'view');
+  }
+
+  /** Live producers of every publisher, in publish order. */
+  get producers(): ms.Producer[] {
+    return this.publishers.flatMap((s) => s.producers.filter((p) => !p.closed));
+  }
+
+  get empty(): boolean {
+    return this.sessions.size === 0;
+  }
+
+  addSession(s: Session): void {
+    this.sessions.set(s.id, s);
+    for (const p of s.producers) {
+      p.observer.once('close', () => this.emit('producerclose', p));
+    }
+    this.emit('changed');
+    for (const p of s.producers) this.emit('producer', p);
+  }
+
+  /** Closes the session's transport (its producers/consumers close with it). */
+  removeSession(id: string): Session | undefined {
+    const s = this.sessions.get(id);
+    if (!s) return undefined;
+    this.sessions.delete(id);
+    s.transport.close();
+    this.emit('changed');
+    return s;
+  }
+
+  /** The router a viewer with this payload-type profile consumes from. */
+  async routerFor(profile: Profile): Promise<ms.Router> {
+    if (routerMatches(this.router.rtpCapabilities, profile)) return this.router;
+    let vr = this.#viewerRouters.get(profile.key);
+    if (!vr) {
+      vr = this.#createViewerRouter(profile);
+      this.#viewerRouters.set(profile.key, vr);
+      vr.catch(() => this.#viewerRouters.delete(profile.key));
+    }
+    return (await vr).router;
+  }
+
+  async #createViewerRouter(profile: Profile): Promise<ViewerRouter> {
+    const worker = this.pool.acquire();
+    const router = await worker.createRouter({ mediaCodecs: profile.mediaCodecs });
+    router.observer.once('close', () => this.pool.release(worker));
+    this.logger.info({ profile: profile.key }, 'created viewer router for a new payload-type profile');
+    for (const p of this.producers) await this.#pipe(p, router);
+    this.on('producer', (p) => {
+      this.#pipe(p, router).catch((err: unknown) => this.logger.warn({ err }, 'could not pipe producer to viewer router'));
+    });
+    return { router, worker };
+  }
+
+  async #pipe(producer: ms.Producer, router: ms.Router): Promise<void> {
+    if (producer.closed || router.closed) return;
+    await this.router.pipeToRouter({ producerId: producer.id, router });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const s of this.sessions.values()) s.transport.close();
+    this.sessions.clear();
+    for (const vr of this.#viewerRouters.values()) vr.then((v) => v.router.close(), () => {});
+    this.router.close();
+    this.pool.release(this.worker);
+    this.emit('closed');
+  }
+}
+
+/** True when the router already numbers every codec of `profile` as the profile does. */
+export function routerMatches(caps: ms.RtpCapabilities, profile: Profile): boolean {
+  return profile.mediaCodecs.every((want) =>
+    (caps.codecs ?? []).some(
+      (have) =>
+        have.mimeType.toLowerCase() === want.mimeType.toLowerCase() &&
+        have.preferredPayloadType === want.preferredPayloadType &&
+        sameParams(have.parameters, want.parameters),
+    ),
+  );
+}
+
+function sameParams(a: Record<string, unknown> | undefined, b: Record<string, unknown> | undefined): boolean {
+  const keys = ['packetization-mode', 'profile-level-id', 'profile-id'];
+  return keys.every((k) => String(a?.[k] ?? '') === String(b?.[k] ?? ''));
+}

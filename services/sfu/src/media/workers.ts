@@ -1,0 +1,90 @@
+// The pool of mediasoup workers (one process per core by default). Rooms ask for the least
+// loaded worker. A worker that dies is replaced; the rooms it carried are closed by their owners.
+import { EventEmitter } from 'node:events';
+import * as mediasoup from 'mediasoup';
+import type { types as ms } from 'mediasoup';
+type Worker = ms.Worker;
+import type { Logger } from '@live-webrtc/shared';
+
+export interface WorkerPoolOptions {
+  /** Number of workers. */
+  count: number;
+  rtcMinPort: number;
+  rtcMaxPort: number;
+  logger: Logger;
+}
+
+interface Slot {
+  worker: Worker;
+  /** Routers currently on this worker (a cheap load estimate). */
+  load: number;
+}
+
+export class WorkerPool extends EventEmitter<{ workerdied: [Worker] }> {
+  readonly #slots: Slot[] = [];
+  #closed = false;
+
+  private constructor(private readonly opts: WorkerPoolOptions) {
+    super();
+  }
+
+  static async create(opts: WorkerPoolOptions): Promise<WorkerPool> {
+    const pool = new WorkerPool(opts);
+    // Split the port range so workers never compete for the same ports.
+    for (let i = 0; i < opts.count; i++) pool.#slots.push({ worker: await pool.#spawn(i), load: 0 });
+    return pool;
+  }
+
+  async #spawn(index: number): Promise<Worker> {
+    const span = Math.floor((this.opts.rtcMaxPort - this.opts.rtcMinPort + 1) / this.opts.count);
+    const rtcMinPort = this.opts.rtcMinPort + index * span;
+    const worker = await mediasoup.createWorker({
+      logLevel: 'warn',
+      rtcMinPort,
+      rtcMaxPort: rtcMinPort + span - 1,
+      appData: { index },
+    });
+    worker.on('died', (err) => {
+      this.opts.logger.error({ err, pid: worker.pid }, 'mediasoup worker died; replacing it');
+      this.emit('workerdied', worker);
+      if (this.#closed) return;
+      const slot = this.#slots.find((s) => s.worker === worker);
+      this.#spawn(index).then(
+        (w) => {
+          if (slot) Object.assign(slot, { worker: w, load: 0 });
+        },
+        (e: unknown) => this.opts.logger.error({ err: e }, 'could not replace mediasoup worker'),
+      );
+    });
+    return worker;
+  }
+
+  /** The least loaded live worker; the caller must call `release()` when its router closes. */
+  acquire(): Worker {
+    const live = this.#slots.filter((s) => !s.worker.closed);
+    const slot = live.sort((a, b) => a.load - b.load)[0];
+    if (!slot) throw new Error('no mediasoup worker available');
+    slot.load++;
+    return slot.worker;
+  }
+
+  release(worker: Worker): void {
+    const slot = this.#slots.find((s) => s.worker === worker);
+    if (slot && slot.load > 0) slot.load--;
+  }
+
+  /** Resolves when every worker answers (for /readyz). */
+  async check(): Promise<void> {
+    if (this.#slots.length === 0 || this.#slots.every((s) => s.worker.closed)) throw new Error('no mediasoup workers');
+    await Promise.all(this.#slots.filter((s) => !s.worker.closed).map((s) => s.worker.getResourceUsage()));
+  }
+
+  get size(): number {
+    return this.#slots.filter((s) => !s.worker.closed).length;
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const s of this.#slots) s.worker.close();
+  }
+}

@@ -1,0 +1,158 @@
+// Wires the SFU: mediasoup workers, the room registry, recordings and the HTTP server.
+// `startSfu` is what main.ts, the all-in-one launcher and the tests call.
+import type { Server } from 'node:http';
+import { networkInterfaces } from 'node:os';
+import {
+  Authenticator,
+  ChannelHub,
+  closeServer,
+  createLogger,
+  createMetrics,
+  createRedis,
+  createStorage,
+  Gauge,
+  JobQueues,
+  listen,
+  pingRedis,
+  RecordingStore,
+  redisKeys,
+  requestStop,
+  RoomRegistry,
+  boundPort,
+  type Logger,
+} from '@live-webrtc/shared';
+import type { SfuConfig } from './config.js';
+import { createSfuApp } from './http/app.js';
+import { RecordingController } from './media/recordings.js';
+import { RoomManager } from './media/rooms.js';
+import { WorkerPool } from './media/workers.js';
+
+/**
+ * The addresses WebRTC transports bind: RTC_LISTEN_IP (+ ANNOUNCED_IP) when set, else every
+ * local IPv4 address, so browsers on this machine (127.0.0.1) and on the LAN both connect.
+ */
+export function rtcListenIps(c: Pick<SfuConfig, 'RTC_LISTEN_IP' | 'ANNOUNCED_IP'>): { ip: string; announcedIp?: string }[] {
+  const announced = c.ANNOUNCED_IP ? { announcedIp: c.ANNOUNCED_IP } : {};
+  if (c.RTC_LISTEN_IP) return [{ ip: c.RTC_LISTEN_IP, ...announced }];
+  const ips = Object.values(networkInterfaces())
+    .flat()
+    .filter((i) => i !== undefined && i.family === 'IPv4')
+    .map((i) => i!.address);
+  const unique = [...new Set(ips.length > 0 ? ips : ['127.0.0.1'])];
+  // With ANNOUNCED_IP but no RTC_LISTEN_IP, bind everything and announce the public address.
+  return c.ANNOUNCED_IP ? [{ ip: '0.0.0.0', announcedIp: c.ANNOUNCED_IP }] : unique.map((ip) => ({ ip }));
+}
+
+export interface RunningSfu {
+  server: Server;
+  port: number;
+  instanceId: string;
+  pool: WorkerPool;
+  rooms: RoomManager;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Promise<RunningSfu> {
+  const logger = opts.logger ?? createLogger('sfu', c.LOG_LEVEL);
+  const keys = redisKeys(c.REDIS_PREFIX);
+  const redis = createRedis(c.REDIS_URL, `sfu-${c.INSTANCE_ID}`);
+  const hub = new ChannelHub(redis.duplicate());
+  const storage = createStorage(c);
+  await storage.init();
+  const metrics = createMetrics('sfu');
+  const store = new RecordingStore(redis, keys, storage);
+  store.onTransition((r) => metrics.recordingTransitions.inc({ status: r.status }));
+  const queues = new JobQueues(redis, c.REDIS_PREFIX);
+  const pool = await WorkerPool.create({ count: c.SFU_WORKERS, rtcMinPort: c.RTC_MIN_PORT, rtcMaxPort: c.RTC_MAX_PORT, logger });
+  const registry = new RoomRegistry(redis, keys);
+  const me = {
+    id: c.INSTANCE_ID,
+    publicUrl: c.PUBLIC_URL,
+    internalUrl: `http://${c.SFU_HTTP_ADDR.host === '0.0.0.0' ? '127.0.0.1' : c.SFU_HTTP_ADDR.host}:${c.SFU_HTTP_ADDR.port}`,
+    startedAt: new Date().toISOString(),
+  };
+  const rooms = new RoomManager(me, registry, pool, logger);
+  const recordings = new RecordingController({
+    store,
+    queues,
+    hub,
+    redis,
+    keys,
+    rooms,
+    instanceId: c.INSTANCE_ID,
+    tapListenIp: c.TAP_LISTEN_IP,
+    recordEnabled: c.RECORD_ENABLED,
+    graceSeconds: c.RECORD_GRACE_SECONDS,
+    logger,
+  });
+
+  const sessionsGauge = new Gauge({
+    name: 'lw_sfu_sessions',
+    help: 'Open WHIP/WHEP sessions on this instance',
+    labelNames: ['kind'],
+    registers: [metrics.registry],
+    collect() {
+      const all = rooms.all.flatMap((r) => [...r.sessions.values()]);
+      this.set({ kind: 'publish' }, all.filter((s) => s.kind === 'publish').length);
+      this.set({ kind: 'view' }, all.filter((s) => s.kind === 'view').length);
+    },
+  });
+  new Gauge({
+    name: 'lw_sfu_rooms',
+    help: 'Rooms owned by this instance',
+    registers: [metrics.registry],
+    collect() {
+      this.set(rooms.all.length);
+    },
+  });
+  void sessionsGauge;
+
+  const app = createSfuApp({
+    rooms,
+    recordings,
+    auth: new Authenticator({ authToken: c.AUTH_TOKEN, jwtSecret: c.JWT_SECRET }),
+    transport: {
+      listenIps: rtcListenIps(c),
+      maxPublishers: c.MAX_PUBS_PER_ROOM,
+      maxViewers: c.MAX_SUBS_PER_ROOM,
+    },
+    ice: { urls: c.TURN_URLS, username: c.TURN_USERNAME, password: c.TURN_PASSWORD, secret: c.TURN_SECRET, ttlSeconds: c.TURN_TTL },
+    maxSdpBytes: c.MAX_SDP_BYTES,
+    metrics,
+    checks: { redis: () => pingRedis(redis), storage: () => storage.check(), mediasoup: () => pool.check() },
+    logger,
+  });
+  await rooms.start();
+  const server = await listen(app, c.SFU_HTTP_ADDR);
+  const port = boundPort(server);
+  logger.info({ addr: `${c.SFU_HTTP_ADDR.host}:${port}`, workers: pool.size, instance: c.INSTANCE_ID }, 'sfu listening');
+
+  let closed = false;
+  return {
+    server,
+    port,
+    instanceId: c.INSTANCE_ID,
+    pool,
+    rooms,
+    logger,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await closeServer(server);
+      // Recordings of rooms going away are stopped (finalized by their recorders), not dropped.
+      await Promise.all(
+        rooms.all.map(async (r) => {
+          const tap = recordings.tapOf(r.name);
+          if (tap) await requestStop(store, redis, keys, tap.recordingId).catch(() => {});
+        }),
+      );
+      recordings.close();
+      await rooms.close();
+      pool.close();
+      await queues.close();
+      hub.close();
+      redis.disconnect();
+    },
+  };
+}
