@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError } from '@live-webrtc/shared';
+import { loadRecorderConfig } from './config.js';
+
+test('defaults: health on 127.0.0.1:8083, RTP on 127.0.0.1, 50 captures, 10 s segments, 15 s first-frame timeout', () => {
+  const c = loadRecorderConfig({});
+  assert.deepEqual(c.RECORDER_HTTP_ADDR, { host: '127.0.0.1', port: 8083 });
+  assert.equal(c.RECORDER_HOST, '127.0.0.1');
+  assert.equal(c.RECORDER_CONCURRENCY, 50);
+  assert.equal(c.SEGMENT_SECONDS, 10);
+  assert.equal(c.FIRST_FRAME_TIMEOUT_MS, 15000);
+  assert.equal(c.RECORDER_MEDIA_TIMEOUT_SECONDS, 60);
+  assert.equal(c.RECORDER_WORK_DIR, join('./records', '.work'));
+});
+
+test('the work directory follows RECORD_DIR unless set', () => {
+  assert.equal(loadRecorderConfig({ RECORD_DIR: '/data/rec' }).RECORDER_WORK_DIR, '/data/rec/.work');
+  assert.equal(loadRecorderConfig({ RECORD_DIR: '/data/rec', RECORDER_WORK_DIR: '/scratch' }).RECORDER_WORK_DIR, '/scratch');
+});
+
+test('bad values are reported by variable name, all at once', () => {
+  try {
+    loadRecorderConfig({ RECORDER_HOST: 'recorder.local', RECORDER_CONCURRENCY: '0', SEGMENT_SECONDS: 'ten', RECORDER_HTTP_ADDR: 'nope' });
+    assert.fail('expected a ConfigError');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    const text = err.problems.join('\n');
+    for (const v of ['RECORDER_HOST', 'RECORDER_CONCURRENCY', 'SEGMENT_SECONDS', 'RECORDER_HTTP_ADDR']) assert.match(text, new RegExp(v));
+  }
+});
+
+test('a wildcard RECORDER_HOST is refused: the SFU needs an address it can send to', () => {
+  assert.throws(() => loadRecorderConfig({ RECORDER_HOST: '0.0.0.0' }), /RECORDER_HOST/);
+  assert.equal(loadRecorderConfig({ RECORDER_HOST: '::1' }).RECORDER_HOST, '::1');
+});
+
+test('an RTP port range too small for two pairs, or half an S3 setup, is refused', () => {
+  assert.throws(() => loadRecorderConfig({ RECORDER_RTP_MIN_PORT: '50000', RECORDER_RTP_MAX_PORT: '50001' }), /RECORDER_RTP_MIN_PORT/);
+  assert.throws(() => loadRecorderConfig({ S3_BUCKET: 'b' }), /S3_BUCKET/);
+});

@@ -1,0 +1,59 @@
+// The recorder's configuration: the shared surface plus where its ffmpeg listens, how many
+// captures it runs and how it cuts segments. Parsed once at start (main.ts hands in process.env).
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { commonConfigShape, envInt, envListen, envOptional, envString, loadConfig } from '@live-webrtc/shared';
+
+export const recorderConfigSchema = z
+  .object({
+    ...commonConfigShape,
+    /** Where the recorder's health/readiness/metrics HTTP server listens. Default 127.0.0.1:8083. */
+    RECORDER_HTTP_ADDR: envListen('127.0.0.1:8083'),
+    /** IP ffmpeg binds for RTP/RTCP and that is reported to the SFU. Default 127.0.0.1. */
+    RECORDER_HOST: envString('127.0.0.1').refine((v) => isIP(v) !== 0 && v !== '0.0.0.0' && v !== '::', {
+      message: 'expected the IPv4 or IPv6 address the SFU can send to (not a wildcard address)',
+    }),
+    /** Lowest UDP port handed to ffmpeg (RTP ports are even, RTCP is RTP + 1). Default 50000. */
+    RECORDER_RTP_MIN_PORT: envInt(50000, 1024, 65534),
+    /** Highest UDP port handed to ffmpeg. Default 59999. */
+    RECORDER_RTP_MAX_PORT: envInt(59999, 1025, 65535),
+    /** Captures (ffmpeg processes) run at once by this process. Default 50. */
+    RECORDER_CONCURRENCY: envInt(50, 1, 1000),
+    /** Finalize jobs (segment joins) run at once by this process. Default 2. */
+    RECORDER_FINALIZE_CONCURRENCY: envInt(2, 1, 64),
+    /** Length of a capture segment, seconds; a crash loses at most about this much. Default 10. */
+    SEGMENT_SECONDS: envInt(10, 1, 3600),
+    /** A capture with no decodable frame by then fails with `no_media`, ms. Default 15000. */
+    FIRST_FRAME_TIMEOUT_MS: envInt(15000, 500, 600_000),
+    /** A capture with no RTP/RTCP packet for this long ends and is finalized, seconds; 0 = never. Default 60. */
+    RECORDER_MEDIA_TIMEOUT_SECONDS: envInt(60, 0, 86_400),
+    /** Scratch space for segments before upload and for finalize. Default `${RECORD_DIR}/.work`. */
+    RECORDER_WORK_DIR: envOptional(),
+    /** ffmpeg and ffprobe executables. Default: found on PATH. */
+    FFMPEG_PATH: envString('ffmpeg'),
+    FFPROBE_PATH: envString('ffprobe'),
+  })
+  .superRefine((c, ctx) => {
+    const s3 = [c.S3_BUCKET, c.S3_ACCESS_KEY, c.S3_SECRET_KEY];
+    if (s3.some((v) => v !== undefined) && s3.some((v) => v === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['S3_BUCKET'],
+        message: 'S3 storage needs S3_BUCKET, S3_ACCESS_KEY and S3_SECRET_KEY together',
+      });
+    }
+    if (c.RECORDER_RTP_MAX_PORT - c.RECORDER_RTP_MIN_PORT < 3) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['RECORDER_RTP_MIN_PORT'],
+        message: 'the RTP port range needs room for at least two port pairs',
+      });
+    }
+  })
+  .transform((c) => ({ ...c, RECORDER_WORK_DIR: c.RECORDER_WORK_DIR ?? join(c.RECORD_DIR, '.work') }));
+
+export type RecorderConfig = z.output<typeof recorderConfigSchema>;
+
+/** Parses the recorder's environment; throws ConfigError naming every bad variable. */
+export const loadRecorderConfig = (env: Record<string, string | undefined>): RecorderConfig => loadConfig(recorderConfigSchema, env);

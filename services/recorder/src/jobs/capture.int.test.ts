@@ -1,0 +1,337 @@
+// The capture → finalize pipeline against a real Redis, real ffmpeg (receiving and sending
+// real RTP on loopback) and local storage in a temporary directory. The test plays the SFU:
+// it enqueues the CaptureRecording job, waits for `listening`, sends VP8 + Opus RTP with a
+// second ffmpeg to the announced ports, and stops the recording through the store as the API
+// does. Figures (recorded vs sent duration, stop → ready) are printed as test diagnostics.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import {
+  createLogger,
+  createRedis,
+  decodeMessage,
+  jobIds,
+  JobQueues,
+  LocalStorage,
+  recordingKeys,
+  RecordingStore,
+  redisKeys,
+  requestStop,
+  type CaptureTrack,
+  type Recording,
+  type RecordingMessage,
+  type Redis,
+} from '@live-webrtc/shared';
+import { loadRecorderConfig } from '../config.js';
+import { ffprobe, probePackets } from '../ffmpeg/probe.js';
+import { boundUdpPorts } from '../ports.js';
+import { startRecorder, type RunningRecorder } from '../service.js';
+
+interface RedisServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** tests/support/redis.ts, loaded at run time: the tests/ project may be built after this one. */
+async function startRedis(): Promise<RedisServer> {
+  const url = new URL('../../../../tests/dist/support/redis.js', import.meta.url).href;
+  const mod = (await import(url)) as { startRedis(): Promise<RedisServer> };
+  return mod.startRedis();
+}
+
+const TRACKS: CaptureTrack[] = [
+  {
+    trackId: 'video-producer',
+    kind: 'video',
+    participant: 'alice',
+    codec: { mimeType: 'video/VP8', payloadType: 96, clockRate: 90000, parameters: {} },
+    ssrc: 11111111,
+  },
+  {
+    trackId: 'audio-producer',
+    kind: 'audio',
+    participant: 'alice',
+    codec: { mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2, parameters: { minptime: 10, useinbandfec: 1 } },
+    ssrc: 22222222,
+  },
+];
+
+async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs: number,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/**
+ * A second ffmpeg sending test-pattern VP8 and sine Opus as RTP (+ RTCP) in real time; with
+ * `audioOnly` the video port gets nothing.
+ */
+function sendRtp(videoPort: number, audioPort: number, seconds: number, o: { audioOnly?: boolean } = {}): ChildProcess {
+  const [v, a] = TRACKS as [CaptureTrack, CaptureTrack];
+  // prettier-ignore
+  const video = [
+    '-map', '0:v', '-c:v', 'libvpx', '-deadline', 'realtime', '-g', '30', '-b:v', '1M',
+    '-payload_type', String(v.codec.payloadType), '-ssrc', String(v.ssrc),
+    '-f', 'rtp', `rtp://127.0.0.1:${videoPort}?rtcpport=${videoPort + 1}`,
+  ];
+  // prettier-ignore
+  const args = [
+    '-hide_banner', '-nostdin', '-loglevel', 'error',
+    '-re', '-f', 'lavfi', '-t', String(seconds), '-i', 'testsrc=size=640x360:rate=30',
+    '-re', '-f', 'lavfi', '-t', String(seconds), '-i', 'sine=frequency=440:sample_rate=48000',
+    ...(o.audioOnly ? [] : video),
+    '-map', '1:a', '-c:a', 'libopus', '-ac', '2', '-b:a', '64k',
+    '-payload_type', String(a.codec.payloadType), '-ssrc', String(a.ssrc),
+    '-f', 'rtp', `rtp://127.0.0.1:${audioPort}?rtcpport=${audioPort + 1}`,
+  ];
+  return spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+describe('capture and finalize with real Redis and ffmpeg', () => {
+  let redis: RedisServer;
+  let tmp: string;
+  let n = 0;
+
+  before(async () => {
+    redis = await startRedis();
+    tmp = await mkdtemp(join(tmpdir(), 'lw-recorder-int-'));
+  });
+  after(async () => {
+    await redis?.stop();
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  /** A recorder and the SFU/API side's handles, on a fresh prefix and storage directory. */
+  async function setup(t: TestContext, env: Record<string, string> = {}) {
+    const prefix = `rt${process.pid}x${++n}`;
+    const recordDir = join(tmp, prefix);
+    const config = loadRecorderConfig({
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: prefix,
+      RECORD_DIR: recordDir,
+      RECORDER_HTTP_ADDR: '127.0.0.1:0',
+      SEGMENT_SECONDS: '2',
+      LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
+      ...env,
+    });
+    const keys = redisKeys(prefix);
+    const conn = createRedis(redis.url, 'test');
+    const sub: Redis = conn.duplicate();
+    const storage = new LocalStorage(recordDir);
+    await storage.init();
+    const store = new RecordingStore(conn, keys, storage);
+    const queues = new JobQueues(conn, prefix);
+    const recorder: RunningRecorder = await startRecorder(config, { logger: createLogger('recorder', config.LOG_LEVEL) });
+    const children: ChildProcess[] = [];
+    t.after(async () => {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      await recorder.close();
+      await queues.close();
+      sub.disconnect();
+      conn.disconnect();
+    });
+
+    /** Creates a recording, subscribes to its channel and enqueues its capture, as the SFU does. */
+    const startCapture = async (): Promise<{ rec: Recording; messages: RecordingMessage[] }> => {
+      const rec = await store.create('room-1', 'api');
+      const messages: RecordingMessage[] = [];
+      sub.on('message', (_ch: string, raw: string) => {
+        const m = decodeMessage(raw);
+        if (m && m.recordingId === rec.id) messages.push(m);
+      });
+      await sub.subscribe(keys.recordingChannel(rec.id));
+      await queues.enqueue(
+        'CaptureRecording',
+        { v: 1, recordingId: rec.id, room: 'room-1', sfuInstance: 'test-sfu', firstSegment: 0, tracks: TRACKS },
+        { jobId: jobIds.capture(rec.id, 0), attempts: 1 },
+      );
+      return { rec, messages };
+    };
+    const listening = (messages: RecordingMessage[]) =>
+      waitFor(
+        'listening',
+        () => messages.find((m): m is Extract<RecordingMessage, { type: 'listening' }> => m.type === 'listening'),
+        10_000,
+      );
+    const portsOf = (m: Extract<RecordingMessage, { type: 'listening' }>): [number, number] => {
+      const v = m.tracks.find((x) => x.trackId === 'video-producer');
+      const a = m.tracks.find((x) => x.trackId === 'audio-producer');
+      assert.ok(v && a, 'a port for every track');
+      return [v.rtpPort, a.rtpPort];
+    };
+    return { config, keys, conn, store, storage, recorder, children, startCapture, listening, portsOf, recordDir };
+  }
+
+  test('VP8 + Opus RTP becomes a ready raw.webm whose length matches what was sent', { timeout: 90_000 }, async (t) => {
+    const s = await setup(t);
+    const { rec, messages } = await s.startCapture();
+    const hello = await s.listening(messages);
+    assert.equal(hello.host, '127.0.0.1');
+    assert.equal(hello.firstSegment, 0);
+    for (const p of hello.tracks) {
+      assert.equal(p.rtpPort % 2, 0, 'RTP on an even port');
+      assert.equal(p.rtcpPort, p.rtpPort + 1, 'RTCP on RTP + 1');
+    }
+    const [videoPort, audioPort] = s.portsOf(hello);
+    const bound = await boundUdpPorts();
+    for (const p of hello.tracks) assert.ok(bound.has(p.rtpPort) && bound.has(p.rtcpPort), 'ffmpeg holds the ports it announced');
+
+    const sentSeconds = 4;
+    const sender = sendRtp(videoPort, audioPort, sentSeconds);
+    s.children.push(sender);
+    const senderExit = once(sender, 'exit');
+    await waitFor('first-frame', () => messages.some((m) => m.type === 'first-frame'), 10_000);
+    const active = await waitFor(
+      'active',
+      async () => {
+        const r = await s.store.get(rec.id);
+        return r?.status === 'active' ? r : null;
+      },
+      5_000,
+    );
+    assert.ok(active.firstFrameAt, 'firstFrameAt recorded');
+    assert.deepEqual(active.tracks, [
+      { kind: 'video', codec: 'vp8', participant: 'alice' },
+      { kind: 'audio', codec: 'opus', participant: 'alice' },
+    ]);
+    const [code] = (await senderExit) as [number | null];
+    assert.equal(code, 0, 'the sender ran to its end');
+
+    // Stop as the API does: status → stopping (the truth) + a `stop` message (the fast path).
+    const stopAt = performance.now();
+    await requestStop(s.store, s.conn, s.keys, rec.id);
+    const ready = await waitFor(
+      'ready',
+      async () => {
+        const r = await s.store.get(rec.id);
+        if (r?.status === 'failed') throw new Error(`recording failed: ${JSON.stringify(r.error)}`);
+        return r?.status === 'ready' ? r : null;
+      },
+      30_000,
+    );
+    const stopToReadyMs = performance.now() - stopAt;
+
+    assert.deepEqual(
+      ready.transitions.map((x) => x.status),
+      ['starting', 'active', 'stopping', 'processing', 'ready'],
+    );
+    assert.ok(ready.durationMs !== null && ready.durationMs > 0, 'durationMs set');
+    assert.ok(ready.segments.length >= 2, `several ${s.config.SEGMENT_SECONDS} s segments (got ${ready.segments.length})`);
+    assert.deepEqual(
+      ready.segments.map((x) => x.index),
+      ready.segments.map((_, i) => i),
+      "segments numbered from the job's firstSegment",
+    );
+    for (const seg of ready.segments) assert.ok(await s.storage.stat(seg.key), `${seg.key} is in storage`);
+    const raw = ready.outputs.find((o) => o.name === 'raw');
+    assert.ok(raw, 'a raw output');
+    assert.equal(raw.file, 'raw.webm');
+    assert.equal(raw.contentType, 'video/webm');
+    assert.equal(raw.status, 'ready');
+    assert.equal(raw.progress, 1);
+    assert.ok(raw.size && raw.size > 0);
+    const ended = messages.find((m) => m.type === 'capture-ended');
+    assert.ok(ended && ended.type === 'capture-ended' && ended.reason === 'stopped', 'capture-ended (stopped) published');
+
+    // The file in storage, checked with ffprobe.
+    const file = join(tmp, `${rec.id}.webm`);
+    await s.storage.download(recordingKeys.output(rec.id, 'raw.webm'), file);
+    const probe = await ffprobe(file);
+    const video = probe.streams.find((x) => x.codec_type === 'video');
+    const audio = probe.streams.find((x) => x.codec_type === 'audio');
+    assert.equal(video?.codec_name, 'vp8');
+    assert.equal(audio?.codec_name, 'opus');
+    assert.equal(video?.width, 640);
+    const duration = probe.format.duration ?? NaN;
+    assert.ok(Math.abs(duration - sentSeconds) <= 0.5, `recorded ${duration} s for ${sentSeconds} s sent`);
+    assert.equal(Math.round(duration * 1000), raw.durationMs, 'the manifest carries the probed duration');
+    const [firstVideo] = await probePackets(file, { select: 'v:0', count: 1 });
+    assert.ok(firstVideo?.keyframe, 'the first video frame is a keyframe');
+    const videoPackets = await probePackets(file, { select: 'v:0' });
+    let maxGap = 0;
+    for (let i = 1; i < videoPackets.length; i++) maxGap = Math.max(maxGap, videoPackets[i]!.pts - videoPackets[i - 1]!.pts);
+    assert.ok(maxGap < 0.1, `no gap in the video timeline at segment joins (largest ${maxGap.toFixed(3)} s)`);
+    await assert.rejects(access(join(s.config.RECORDER_WORK_DIR, rec.id)), 'the work directory is removed once ready');
+
+    const avOffsetMs = ((audio?.start_time ?? NaN) - (video?.start_time ?? NaN)) * 1000;
+    t.diagnostic(
+      `sent ${sentSeconds.toFixed(3)} s, recorded ${duration.toFixed(3)} s (Δ ${((duration - sentSeconds) * 1000).toFixed(0)} ms); ` +
+        `wall durationMs ${ready.durationMs}; ${ready.segments.length} segments; ${videoPackets.length} video frames; ` +
+        `audio−video start ${avOffsetMs.toFixed(0)} ms; stop → ready ${stopToReadyMs.toFixed(0)} ms`,
+    );
+  });
+
+  test('a capture that never receives media fails with no_media within the timeout and frees its ports', { timeout: 60_000 }, async (t) => {
+    const s = await setup(t, { FIRST_FRAME_TIMEOUT_MS: '1500' });
+    const { rec, messages } = await s.startCapture();
+    const hello = await s.listening(messages);
+    const listenedAt = performance.now();
+    const failed = await waitFor(
+      'failed',
+      async () => {
+        const r = await s.store.get(rec.id);
+        return r?.status === 'failed' ? r : null;
+      },
+      15_000,
+    );
+    const tookMs = performance.now() - listenedAt;
+    assert.equal(failed.error?.code, 'no_media');
+    assert.match(failed.error?.message ?? '', /no decodable media .* within 1500 ms/);
+    assert.ok(tookMs >= 1400 && tookMs < 8000, `failed after ${tookMs.toFixed(0)} ms`);
+    await waitFor('capture-ended', () => messages.some((m) => m.type === 'capture-ended' && m.reason === 'no_media'), 5_000);
+    assert.ok(!messages.some((m) => m.type === 'first-frame'));
+    const bound = await boundUdpPorts();
+    for (const p of hello.tracks) assert.ok(!bound.has(p.rtpPort) && !bound.has(p.rtcpPort), `port ${p.rtpPort} released`);
+    t.diagnostic(`no_media reported ${tookMs.toFixed(0)} ms after listening (timeout 1500 ms)`);
+  });
+
+  test('audio without any video frame is not a first frame: the capture fails with no_media', { timeout: 60_000 }, async (t) => {
+    const s = await setup(t, { FIRST_FRAME_TIMEOUT_MS: '2000' });
+    const { rec, messages } = await s.startCapture();
+    const [videoPort, audioPort] = s.portsOf(await s.listening(messages));
+    s.children.push(sendRtp(videoPort, audioPort, 10, { audioOnly: true }));
+    const failed = await waitFor(
+      'failed',
+      async () => {
+        const r = await s.store.get(rec.id);
+        return r?.status === 'failed' ? r : null;
+      },
+      15_000,
+    );
+    assert.equal(failed.error?.code, 'no_media', JSON.stringify(failed.error));
+    assert.ok(!messages.some((m) => m.type === 'first-frame'), 'no first-frame for a probe that found no video');
+    t.diagnostic(`audio only: ${failed.error?.message}`);
+  });
+
+  test('closing the recorder mid-recording finalizes the capture: the recording still becomes ready', { timeout: 90_000 }, async (t) => {
+    const s = await setup(t);
+    const { rec, messages } = await s.startCapture();
+    const [videoPort, audioPort] = s.portsOf(await s.listening(messages));
+    const sender = sendRtp(videoPort, audioPort, 20);
+    s.children.push(sender);
+    await waitFor('first-frame', () => messages.some((m) => m.type === 'first-frame'), 10_000);
+    await new Promise((r) => setTimeout(r, 3000));
+    const closeAt = performance.now();
+    await s.recorder.close(); // what SIGTERM does
+    const closeMs = performance.now() - closeAt;
+    sender.kill('SIGKILL');
+    const r = await s.store.get(rec.id);
+    assert.equal(r?.status, 'ready', `ready after close (error: ${JSON.stringify(r?.error)})`);
+    assert.ok(messages.some((m) => m.type === 'capture-ended' && m.reason === 'recorder_shutdown'));
+    const raw = r?.outputs.find((o) => o.name === 'raw');
+    assert.ok(raw?.durationMs && raw.durationMs > 2500, `raw output holds the media so far (${raw?.durationMs} ms)`);
+    t.diagnostic(`close() took ${closeMs.toFixed(0)} ms; raw ${raw?.durationMs} ms after ~3 s of media`);
+  });
+});

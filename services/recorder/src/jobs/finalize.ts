@@ -1,0 +1,249 @@
+// FinalizeRecording: join a stopped recording's segments into its raw output (raw.webm for
+// VP8/VP9/AV1 + Opus, raw.mkv otherwise) with ffmpeg's concat demuxer and no re-encoding,
+// upload it, and move processing → ready. Segments come from this machine's work directory
+// when they are still there, else from storage. The work directory is deleted only after the
+// output is uploaded and the manifest says `ready`.
+//
+// Idempotent: a recording already `ready` is left alone; a retry starts from a clean
+// finalize directory; the output key is overwritten whole (storage writes are atomic).
+// The recording is marked failed only when the last attempt fails.
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  recordingKeys,
+  transition,
+  UnrecoverableError,
+  type FinalizeRecording,
+  type JobHandler,
+  type Logger,
+  type Recording,
+  type RecordingOutput,
+} from '@live-webrtc/shared';
+import {
+  buildConcatList,
+  finalizeArgs,
+  rawContainerFor,
+  segmentFileName,
+  segmentIndexOf,
+  type ConcatSegment,
+  type RawContainer,
+} from '../ffmpeg/args.js';
+import { ffprobe, probeTimeline } from '../ffmpeg/probe.js';
+import { runFfmpeg } from '../ffmpeg/runner.js';
+import { recordingWorkDir, type RecorderDeps } from './deps.js';
+import { retry } from './retry.js';
+
+export interface FinalizeResult {
+  outcome: 'ready' | 'skipped';
+  file?: string;
+  size?: number;
+  durationMs?: number;
+  segments?: number;
+}
+
+/** A failure with a stable code for the recording's error. */
+class FinalizeError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FinalizeError';
+  }
+}
+
+/** Nothing to join: retrying cannot help. */
+class NoSegmentsError extends UnrecoverableError {
+  readonly code = 'no_segments';
+}
+
+/** Finalize ran before its recording reached `processing`: retry, but never fail the recording for it. */
+class NotProcessingError extends Error {
+  override name = 'NotProcessingError';
+}
+
+async function fileSize(path: string): Promise<number | null> {
+  try {
+    const s = await stat(path);
+    return s.isFile() ? s.size : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The FinalizeRecording handler. */
+export function finalizeHandler(d: RecorderDeps): JobHandler<'FinalizeRecording'> {
+  return async (data, job) => {
+    const log = d.logger.child({ recordingId: data.recordingId, jobId: job.id });
+    const t0 = performance.now();
+    try {
+      const result = await finalize(d, data, log);
+      if (result.outcome === 'ready') d.metrics.finalizeSeconds.observe((performance.now() - t0) / 1000);
+      return result;
+    } catch (err) {
+      const code = err instanceof FinalizeError || err instanceof NoSegmentsError ? err.code : 'finalize_failed';
+      const message = err instanceof Error ? err.message : String(err);
+      const last = err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      log.error({ err, attempt: job.attemptsMade + 1, last }, 'finalize failed');
+      if (last && !(err instanceof NotProcessingError)) {
+        await d.store
+          .fail(data.recordingId, code, message)
+          .catch((e: unknown) => log.error({ err: e }, 'could not mark the recording failed'));
+        d.metrics.captureFailures.inc({ code });
+      }
+      throw err;
+    }
+  };
+}
+
+async function finalize(d: RecorderDeps, data: FinalizeRecording, log: Logger): Promise<FinalizeResult> {
+  const id = data.recordingId;
+  const rec = await d.store.get(id);
+  if (!rec) throw new UnrecoverableError(`recording ${id} does not exist`);
+  if (rec.status === 'ready' || rec.status === 'failed') {
+    log.info({ status: rec.status }, 'recording already finalized; nothing to do');
+    return { outcome: 'skipped' };
+  }
+  if (rec.status !== 'processing') throw new NotProcessingError(`recording ${id} is ${rec.status}, not processing yet (retrying later)`);
+
+  const workDir = recordingWorkDir(d.settings, id);
+  const dir = join(workDir, 'finalize');
+  await rm(dir, { recursive: true, force: true }); // a retry starts clean
+  await mkdir(dir, { recursive: true });
+
+  const segments = await gatherSegments(d, rec, workDir, dir, log);
+  if (segments.length === 0) throw new NoSegmentsError('no segments were recorded (nothing to finalize)');
+  const container = rawContainerFor(rec.tracks.length > 0 ? rec.tracks.map((t) => t.codec) : await probeCodecs(d, segments[0]!.path));
+  await setRawOutput(d, id, {
+    file: container.file,
+    contentType: container.contentType,
+    size: null,
+    status: 'processing',
+    progress: 0,
+    durationMs: null,
+  });
+
+  const output = join(dir, container.file);
+  await concatSegments(d, segments, dir, output, container, log);
+  const probe = await ffprobe(output, d.settings.ffprobePath).catch((err: unknown) => {
+    throw new FinalizeError('finalize_failed', `the joined file is not readable: ${err instanceof Error ? err.message : String(err)}`);
+  });
+  const durationMs = probe.format.duration !== undefined ? Math.round(probe.format.duration * 1000) : null;
+  const size = (await fileSize(output)) ?? 0;
+  await retry(() => d.storage.putFile(recordingKeys.output(id, container.file), output, container.contentType), {
+    attempts: 4,
+    onRetry: (err, attempt) => log.warn({ err, attempt }, 'output upload failed; retrying'),
+  }).catch((err: unknown) => {
+    throw new FinalizeError('upload_failed', `uploading ${container.file} failed: ${err instanceof Error ? err.message : String(err)}`);
+  });
+
+  const raw: RecordingOutput = {
+    name: 'raw',
+    file: container.file,
+    contentType: container.contentType,
+    size,
+    status: 'ready',
+    progress: 1,
+    durationMs,
+  };
+  const done = await d.store.update(id, (r) => {
+    if (r.status !== 'processing') return null;
+    return transition({ ...r, outputs: withOutput(r.outputs, raw) }, 'ready', new Date());
+  });
+  if (done.status !== 'ready') throw new Error(`recording ${id} became ${done.status} while finalizing`);
+  if (done.stoppedAt) d.metrics.stopToReadySeconds.observe(Math.max(0, Date.now() - Date.parse(done.stoppedAt)) / 1000);
+  // Only now is every byte safe in storage and recorded in the manifest.
+  await rm(workDir, { recursive: true, force: true });
+  log.info(
+    { file: container.file, size, durationMs, segments: segments.length, streams: probe.streams.map((s) => s.codec_name) },
+    'recording ready',
+  );
+  return { outcome: 'ready', file: container.file, size, durationMs: durationMs ?? undefined, segments: segments.length };
+}
+
+const withOutput = (outputs: RecordingOutput[], o: RecordingOutput): RecordingOutput[] => [...outputs.filter((x) => x.name !== o.name), o];
+
+async function setRawOutput(d: RecorderDeps, id: string, o: Omit<RecordingOutput, 'name'>): Promise<void> {
+  await d.store.update(id, (r) => ({ ...r, outputs: withOutput(r.outputs, { name: 'raw', ...o }) }));
+}
+
+/**
+ * Every segment with a local path and timing: the manifest's (stored) plus any local segment
+ * file the manifest lacks (its upload failed); local files are preferred to downloads.
+ */
+async function gatherSegments(d: RecorderDeps, rec: Recording, workDir: string, dir: string, log: Logger): Promise<ConcatSegment[]> {
+  let localFiles: string[] = [];
+  try {
+    localFiles = await readdir(workDir);
+  } catch {
+    // another machine captured it: everything comes from storage
+  }
+  const runs = [...new Set(rec.segments.map((s) => s.run))].sort((a, b) => a - b);
+  const runOf = (index: number): number => runs.filter((r) => r <= index).pop() ?? 0;
+  const byIndex = new Map<number, { index: number; run: number; start: number | null; end: number | null; key: string | null }>();
+  for (const s of rec.segments) byIndex.set(s.index, { index: s.index, run: s.run, start: s.start, end: s.end, key: s.key });
+  for (const f of localFiles) {
+    const index = segmentIndexOf(f);
+    if (index === null || byIndex.has(index)) continue;
+    log.warn({ segment: index }, 'segment missing from the manifest (upload failed?); using the local copy');
+    byIndex.set(index, { index, run: runOf(index), start: null, end: null, key: null });
+  }
+  const sorted = [...byIndex.values()].sort((a, b) => a.index - b.index);
+  const out: ConcatSegment[] = [];
+  for (const s of sorted) {
+    const local = join(workDir, segmentFileName(s.index));
+    let path = local;
+    if (!((await fileSize(local)) ?? 0)) {
+      if (!s.key) continue;
+      path = join(dir, segmentFileName(s.index));
+      const key = s.key;
+      await retry(() => d.storage.download(key, path), { attempts: 3 }).catch((err: unknown) => {
+        throw new FinalizeError(
+          'segment_missing',
+          `segment ${s.index} could not be read from storage: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      });
+    }
+    let { start, end } = s;
+    if (start === null || end === null) {
+      // Cut short by a crash or never listed: read its timing from the file itself.
+      const t = await probeTimeline(path, d.settings.ffprobePath).catch(() => null);
+      if (!t) {
+        log.warn({ segment: s.index }, 'segment holds no readable packets; left out');
+        continue;
+      }
+      start ??= t.start;
+      end ??= t.end;
+    }
+    out.push({ path, run: s.run, start, end });
+  }
+  return out;
+}
+
+async function probeCodecs(d: RecorderDeps, path: string): Promise<string[]> {
+  const p = await ffprobe(path, d.settings.ffprobePath);
+  return p.streams.map((s) => s.codec_name);
+}
+
+async function concatSegments(
+  d: RecorderDeps,
+  segments: ConcatSegment[],
+  dir: string,
+  output: string,
+  container: RawContainer,
+  log: Logger,
+): Promise<void> {
+  const listPath = join(dir, 'segments.ffconcat');
+  await writeFile(listPath, buildConcatList(segments));
+  const ff = runFfmpeg(finalizeArgs({ listPath, outputPath: output, format: container.format }), {
+    ffmpegPath: d.settings.ffmpegPath,
+    logger: log,
+  });
+  const exit = await ff.exited;
+  if (exit.code !== 0 || !(await fileSize(output))) {
+    throw new FinalizeError(
+      'finalize_failed',
+      `joining ${segments.length} segments failed (${exit.error ?? `exit ${exit.code ?? exit.signal}`}): ${exit.stderrTail.slice(-3).join(' | ')}`,
+    );
+  }
+}

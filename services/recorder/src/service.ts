@@ -1,0 +1,191 @@
+// Wires the recorder: Redis, storage, the recording store, the capture and finalize workers and
+// a small HTTP server for health, readiness and metrics. `startRecorder` is what main.ts, the
+// all-in-one launcher and the integration tests call.
+//
+// BullMQ settings for captures, which run for as long as a recording lasts: the worker renews
+// each job's lock every lockDuration/2 while the process lives, so length does not matter; the
+// lock only expires when the process dies or hangs. lockDuration 20 s + stalledInterval 5 s
+// means a dead recorder's captures are re-queued within ~25 s and taken over by another
+// recorder as a new run (continuing the segment numbering); maxStalledCount 1 allows one such
+// takeover per job, after which the recording is salvaged (stored segments finalized).
+import { mkdir } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import Koa from 'koa';
+import {
+  boundPort,
+  ChannelHub,
+  closeServer,
+  createLogger,
+  createRedis,
+  createStorage,
+  createWorker,
+  errorMiddleware,
+  JobQueues,
+  listen,
+  metricsMiddleware,
+  opsMiddleware,
+  pingRedis,
+  QUEUES,
+  RecordingStore,
+  redisKeys,
+  type Logger,
+} from '@live-webrtc/shared';
+import type { RecorderConfig } from './config.js';
+import { checkFfmpeg } from './ffmpeg/runner.js';
+import { captureHandler, salvageCapture, type CaptureResult } from './jobs/capture.js';
+import type { RecorderDeps } from './jobs/deps.js';
+import { finalizeHandler } from './jobs/finalize.js';
+import { createRecorderMetrics, type RecorderMetrics } from './metrics.js';
+import { PortAllocator } from './ports.js';
+
+export interface StartRecorderOptions {
+  logger?: Logger;
+  /** On close, how long to wait for the finalize jobs of captures that close ended, ms. Default 10000. */
+  shutdownDrainMs?: number;
+  /** How often captures re-read their recording's status, ms. Default 1000. */
+  statusPollMs?: number;
+}
+
+export interface RunningRecorder {
+  server: Server;
+  /** The HTTP port actually bound (RECORDER_HTTP_ADDR may say 0). */
+  port: number;
+  logger: Logger;
+  metrics: RecorderMetrics;
+  /** Stops taking jobs, ends running captures cleanly (files finalized and uploaded), waits briefly for their finalize jobs, then disconnects. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function startRecorder(c: RecorderConfig, opts: StartRecorderOptions = {}): Promise<RunningRecorder> {
+  const logger = opts.logger ?? createLogger('recorder', c.LOG_LEVEL);
+  // Fail at start, not at the first recording, when ffmpeg is missing or lacks a format.
+  await checkFfmpeg(c.FFMPEG_PATH);
+  const keys = redisKeys(c.REDIS_PREFIX);
+  const redis = createRedis(c.REDIS_URL, 'recorder');
+  // ioredis reconnects by itself; without a listener it would print every error unstructured.
+  redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
+  const subscriber = redis.duplicate();
+  subscriber.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis subscriber connection error'));
+  const hub = new ChannelHub(subscriber);
+  const storage = createStorage(c);
+  await storage.init();
+  await mkdir(c.RECORDER_WORK_DIR, { recursive: true });
+  const metrics = createRecorderMetrics(c.RECORDER_CONCURRENCY);
+  const store = new RecordingStore(redis, keys, storage);
+  store.onTransition((r) => metrics.recordingTransitions.inc({ status: r.status }));
+  const queues = new JobQueues(redis, c.REDIS_PREFIX);
+  const deps: RecorderDeps = {
+    settings: {
+      host: c.RECORDER_HOST,
+      workDir: c.RECORDER_WORK_DIR,
+      segmentSeconds: c.SEGMENT_SECONDS,
+      firstFrameTimeoutMs: c.FIRST_FRAME_TIMEOUT_MS,
+      mediaTimeoutS: c.RECORDER_MEDIA_TIMEOUT_SECONDS,
+      ...(opts.statusPollMs !== undefined ? { statusPollMs: opts.statusPollMs } : {}),
+      ffmpegPath: c.FFMPEG_PATH,
+      ffprobePath: c.FFPROBE_PATH,
+    },
+    store,
+    storage,
+    redis,
+    hub,
+    keys,
+    queues,
+    ports: new PortAllocator({ host: c.RECORDER_HOST, minPort: c.RECORDER_RTP_MIN_PORT, maxPort: c.RECORDER_RTP_MAX_PORT }),
+    metrics,
+    logger,
+  };
+
+  // Aborted on close: every running capture (and any fetched while closing) ends cleanly.
+  const shutdown = new AbortController();
+  const captureWorker = createWorker(
+    QUEUES.capture,
+    { CaptureRecording: captureHandler(deps, shutdown.signal) },
+    {
+      connection: redis,
+      prefix: c.REDIS_PREFIX,
+      concurrency: c.RECORDER_CONCURRENCY,
+      logger,
+      lockDuration: 20_000,
+      stalledInterval: 5_000,
+      maxStalledCount: 1,
+    },
+  );
+  const finalizeWorker = createWorker(
+    QUEUES.finalize,
+    { FinalizeRecording: finalizeHandler(deps) },
+    { connection: redis, prefix: c.REDIS_PREFIX, concurrency: c.RECORDER_FINALIZE_CONCURRENCY, logger },
+  );
+  for (const w of [captureWorker, finalizeWorker]) {
+    // A worker's 'error' without a listener would crash the process.
+    w.on('error', (err) => logger.error({ err, queue: w.name }, 'queue worker error'));
+  }
+  const endedByShutdown = new Set<string>();
+  captureWorker.on('completed', (job, result: CaptureResult) => {
+    if (result.reason === 'recorder_shutdown' && result.outcome === 'processing')
+      endedByShutdown.add((job.data as { recordingId: string }).recordingId);
+  });
+  captureWorker.on('failed', (job, err) => {
+    // Our handler cleans up after itself; a job that failed by stalling never ran it.
+    if (!job || !/stalled/i.test(err.message)) return;
+    const data = job.data as { recordingId?: unknown; firstSegment?: unknown };
+    if (typeof data.recordingId !== 'string') return;
+    logger.warn({ recordingId: data.recordingId, jobId: job.id }, 'capture job lost (stalled); salvaging the recording');
+    salvageCapture(deps, data.recordingId, typeof data.firstSegment === 'number' ? data.firstSegment : 0).catch((e: unknown) =>
+      logger.error({ err: e, recordingId: data.recordingId }, 'salvage failed'),
+    );
+  });
+
+  const app = new Koa();
+  app.use(errorMiddleware(logger));
+  app.use(metricsMiddleware(metrics));
+  app.use(
+    opsMiddleware({
+      metrics,
+      checks: { redis: () => pingRedis(redis), storage: () => storage.check(), ffmpeg: () => checkFfmpeg(c.FFMPEG_PATH) },
+    }),
+  );
+  const server = await listen(app, c.RECORDER_HTTP_ADDR);
+  const port = boundPort(server);
+  logger.info(
+    { addr: `${c.RECORDER_HTTP_ADDR.host}:${port}`, host: c.RECORDER_HOST, concurrency: c.RECORDER_CONCURRENCY, storage: storage.kind },
+    'recorder ready',
+  );
+
+  let closing: Promise<void> | undefined;
+  const close = async (): Promise<void> => {
+    // Ending captures: stop fetching, then abort the running ones (ffmpeg gets its one SIGINT,
+    // segments are uploaded, recordings move to processing and get a finalize job).
+    const captureClosed = captureWorker.close();
+    shutdown.abort(new Error('recorder shutting down'));
+    await captureClosed;
+    // Give the finalize jobs of the captures just ended a chance to run here, so a
+    // single-machine setup ends with playable files; whatever is left stays queued (and the
+    // recording `processing`) for the next recorder to pick up.
+    const drainUntil = Date.now() + (opts.shutdownDrainMs ?? 10_000);
+    while (endedByShutdown.size > 0 && Date.now() < drainUntil) {
+      for (const id of endedByShutdown) {
+        const rec = await store.get(id).catch(() => null);
+        if (!rec || rec.status !== 'processing') endedByShutdown.delete(id);
+      }
+      if (endedByShutdown.size > 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    if (endedByShutdown.size > 0) logger.warn({ recordings: [...endedByShutdown] }, 'finalize still pending at shutdown; left queued');
+    await finalizeWorker.close();
+    await closeServer(server);
+    await queues.close();
+    hub.close();
+    redis.disconnect();
+    logger.info('recorder stopped');
+  };
+  return {
+    server,
+    port,
+    logger,
+    metrics,
+    close() {
+      closing ??= close();
+      return closing;
+    },
+  };
+}
