@@ -1,0 +1,116 @@
+// /api/v1/recordings: list, get, stop, download outputs, delete.
+import Router from '@koa/router';
+import { z } from 'zod';
+import {
+  AppError,
+  badRequest,
+  IdSchema,
+  notFound,
+  presentRecording,
+  recordingKeys,
+  RecordingStatusSchema,
+  requestStop,
+  RoomNameSchema,
+  type ByteRange,
+} from '@live-webrtc/shared';
+import type { ApiDeps } from '../deps.js';
+import { requireGrant } from '../http/auth.js';
+
+export const ListQuerySchema = z.object({
+  room: RoomNameSchema.optional(),
+  status: RecordingStatusSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: IdSchema.optional(),
+});
+
+function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw badRequest(`invalid_${what}`, `${i?.path.join('.') || what}: ${i?.message ?? 'invalid'}`);
+  }
+  return r.data;
+}
+
+/** Parses a single "bytes=a-b" range against `size`; null = whole file; throws 416. */
+export function parseRange(header: string | undefined, size: number): ByteRange | null {
+  if (!header) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null; // not a form we serve: send the whole file
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start > end || start >= size) {
+    throw new AppError(416, 'range_not_satisfiable', `range ${header} is outside the file's ${size} bytes`);
+  }
+  return { start, end };
+}
+
+export function recordingRoutes(d: ApiDeps): Router {
+  const r = new Router({ prefix: '/api/v1/recordings' });
+  const idParam = (v: string | undefined): string => parse(IdSchema, v, 'id');
+
+  r.get('/', requireGrant(d.auth, 'record'), async (ctx) => {
+    const q = parse(ListQuerySchema, ctx.query, 'query');
+    const page = await d.store.list(q);
+    ctx.body = { items: page.items.map(presentRecording), nextCursor: page.nextCursor };
+  });
+
+  r.get('/:id', requireGrant(d.auth, 'record'), async (ctx) => {
+    ctx.body = presentRecording(await d.store.mustGet(idParam(ctx.params['id'])));
+  });
+
+  r.post('/:id/stop', requireGrant(d.auth, 'record'), async (ctx) => {
+    const id = idParam(ctx.params['id']);
+    await d.store.mustGet(id);
+    const rec = await requestStop(d.store, d.redis, d.keys, id);
+    ctx.status = 202;
+    ctx.body = presentRecording(rec);
+  });
+
+  r.get('/:id/outputs/:output', requireGrant(d.auth, 'record'), async (ctx) => {
+    const rec = await d.store.mustGet(idParam(ctx.params['id']));
+    const out = rec.outputs.find((o) => o.name === ctx.params['output']);
+    if (!out) throw notFound('output_not_found', `recording ${rec.id} has no output "${ctx.params['output']}"`);
+    if (out.status !== 'ready') throw new AppError(409, 'output_not_ready', `output "${out.name}" is ${out.status}`);
+    const key = recordingKeys.output(rec.id, out.file);
+    const filename = `${rec.room}-${rec.id}-${out.file}`;
+    if (d.downloadRedirect) {
+      const url = await d.storage.presignGet(key, 600, filename);
+      if (url) {
+        ctx.redirect(url);
+        return;
+      }
+    }
+    const info = await d.storage.stat(key);
+    if (!info) throw notFound('output_missing', `output "${out.name}" is not in storage`);
+    const range = parseRange(ctx.get('Range') || undefined, info.size);
+    const stream = await d.storage.getStream(key, range ?? undefined);
+    if (!stream) throw notFound('output_missing', `output "${out.name}" is not in storage`);
+    ctx.set('Accept-Ranges', 'bytes');
+    ctx.set('Content-Disposition', `attachment; filename="${filename}"`);
+    ctx.type = out.contentType;
+    if (range) {
+      ctx.status = 206;
+      ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${info.size}`);
+      ctx.length = range.end - range.start + 1;
+    } else {
+      ctx.length = info.size;
+    }
+    ctx.body = stream;
+  });
+
+  r.delete('/:id', requireGrant(d.auth, 'admin'), async (ctx) => {
+    await d.store.delete(idParam(ctx.params['id']));
+    ctx.status = 204;
+  });
+
+  return r;
+}

@@ -1,0 +1,64 @@
+// /api/v1/rooms: every instance's rooms, from the shared registry; starting a recording is
+// relayed to the instance that owns the room.
+import Router from '@koa/router';
+import { AppError, notFound, ROOM_NAME_RE, badRequest, unavailable, type RoomInfo, type RoomRegistry } from '@live-webrtc/shared';
+import type { ApiDeps } from '../deps.js';
+import { requireGrant } from '../http/auth.js';
+
+const present = (r: RoomInfo) => ({
+  name: r.name,
+  publishers: r.publishers,
+  subscribers: r.subscribers,
+  recordingId: r.recordingId,
+  instance: r.instance,
+  createdAt: r.createdAt,
+});
+
+function roomName(v: string | undefined): string {
+  if (!v || !ROOM_NAME_RE.test(v)) throw badRequest('bad_room_name', 'room names are 1-64 letters, digits, "_" or "-"');
+  return v;
+}
+
+async function mustLocate(registry: RoomRegistry, name: string) {
+  const found = await registry.locate(name);
+  if (!found) throw notFound('room_not_found', `room "${name}" does not exist`);
+  return found;
+}
+
+export function roomRoutes(d: ApiDeps): Router {
+  const r = new Router({ prefix: '/api/v1/rooms' });
+
+  r.get('/', requireGrant(d.auth, 'subscribe'), async (ctx) => {
+    ctx.body = { rooms: (await d.registry.list()).map(present) };
+  });
+
+  r.get('/:room', requireGrant(d.auth, 'subscribe'), async (ctx) => {
+    const { room } = await mustLocate(d.registry, roomName(ctx.params['room']));
+    ctx.body = present(room);
+  });
+
+  r.post('/:room/recordings', requireGrant(d.auth, 'record'), async (ctx) => {
+    const name = roomName(ctx.params['room']);
+    const { owner } = await mustLocate(d.registry, name);
+    let res: Response;
+    try {
+      res = await fetch(`${owner.internalUrl}/internal/v1/rooms/${name}/recordings`, {
+        method: 'POST',
+        headers: d.internalAuthHeaders,
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch {
+      throw unavailable('sfu_unavailable', `the media server owning room "${name}" is not reachable`);
+    }
+    const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
+    if (!res.ok) {
+      const e = body?.error;
+      throw new AppError(res.status, e?.code ?? 'sfu_error', e?.message ?? `media server answered ${res.status}`);
+    }
+    ctx.status = 201;
+    ctx.set('Location', `/api/v1/recordings/${(body as { id: string }).id}`);
+    ctx.body = body;
+  });
+
+  return r;
+}

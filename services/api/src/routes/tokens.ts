@@ -1,0 +1,29 @@
+// POST /api/v1/tokens: mints a short-lived room-scoped JWT (publish/subscribe/record/admin).
+import Router from '@koa/router';
+import { z } from 'zod';
+import { badRequest, GrantSchema, RoomNameSchema } from '@live-webrtc/shared';
+import type { ApiDeps } from '../deps.js';
+import { requireGrant } from '../http/auth.js';
+
+export const TokenRequestSchema = z.object({
+  room: RoomNameSchema,
+  grants: z.array(GrantSchema).min(1),
+  /** Lifetime, seconds. Default 3600, at most 24 h. */
+  ttlSeconds: z.number().int().min(10).max(86400).default(3600),
+});
+
+export function tokenRoutes(d: ApiDeps): Router {
+  const r = new Router({ prefix: '/api/v1/tokens' });
+  r.post('/', requireGrant(d.auth, 'admin'), async (ctx) => {
+    const parsed = TokenRequestSchema.safeParse(ctx.request.body);
+    if (!parsed.success) {
+      const i = parsed.error.issues[0];
+      throw badRequest('invalid_body', `${i?.path.join('.') || 'body'}: ${i?.message ?? 'invalid'}`);
+    }
+    const { room, grants, ttlSeconds } = parsed.data;
+    const minted = await d.auth.mintRoomToken(room, grants, ttlSeconds);
+    ctx.status = 201;
+    ctx.body = { ...minted, room, grants };
+  });
+  return r;
+}

@@ -1,0 +1,66 @@
+// Wires the API: Redis, storage, the recording store, the room registry and the HTTP server.
+import type { Server } from 'node:http';
+import {
+  Authenticator,
+  boundPort,
+  closeServer,
+  createLogger,
+  createMetrics,
+  createRedis,
+  createStorage,
+  listen,
+  pingRedis,
+  RecordingStore,
+  redisKeys,
+  RoomRegistry,
+  type Logger,
+} from '@live-webrtc/shared';
+import { createApiApp } from './app.js';
+import type { ApiConfig } from './config.js';
+
+export interface RunningApi {
+  server: Server;
+  port: number;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+export async function startApi(c: ApiConfig, opts: { logger?: Logger } = {}): Promise<RunningApi> {
+  const logger = opts.logger ?? createLogger('api', c.LOG_LEVEL);
+  const keys = redisKeys(c.REDIS_PREFIX);
+  const redis = createRedis(c.REDIS_URL, 'api');
+  const storage = createStorage(c);
+  await storage.init();
+  const metrics = createMetrics('api');
+  const store = new RecordingStore(redis, keys, storage);
+  store.onTransition((r) => metrics.recordingTransitions.inc({ status: r.status }));
+  const app = createApiApp(
+    {
+      auth: new Authenticator({ authToken: c.AUTH_TOKEN, jwtSecret: c.JWT_SECRET }),
+      store,
+      registry: new RoomRegistry(redis, keys),
+      storage,
+      redis,
+      keys,
+      logger,
+      downloadRedirect: c.DOWNLOAD_REDIRECT,
+      internalAuthHeaders: c.AUTH_TOKEN ? { authorization: `Bearer ${c.AUTH_TOKEN}` } : {},
+    },
+    { sfuUrl: c.SFU_URL, metrics, checks: { redis: () => pingRedis(redis), storage: () => storage.check() } },
+  );
+  const server = await listen(app, c.HTTP_ADDR);
+  const port = boundPort(server);
+  logger.info({ addr: `${c.HTTP_ADDR.host}:${port}`, storage: storage.kind }, 'api listening');
+  let closed = false;
+  return {
+    server,
+    port,
+    logger,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await closeServer(server);
+      redis.disconnect();
+    },
+  };
+}
