@@ -1,0 +1,119 @@
+// Real WebRTC clients for tests: Debian's Chromium driven by playwright-core, with fake camera
+// and microphone (or known content from files), and small in-page WHIP/WHEP clients.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+
+export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+
+export interface Browser {
+  context: BrowserContext;
+  page: Page;
+  close(): Promise<void>;
+}
+
+export async function launchBrowser(opts: { fakeVideo?: string; fakeAudio?: string } = {}): Promise<Browser> {
+  const dir = await mkdtemp(join(tmpdir(), 'lw-chromium-'));
+  const args = [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--allow-loopback-in-peer-connection',
+    '--use-fake-device-for-media-stream',
+    '--use-fake-ui-for-media-stream',
+    '--autoplay-policy=no-user-gesture-required',
+  ];
+  if (opts.fakeVideo) args.push(`--use-file-for-fake-video-capture=${opts.fakeVideo}`);
+  if (opts.fakeAudio) args.push(`--use-file-for-fake-audio-capture=${opts.fakeAudio}`);
+  const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args });
+  const page = context.pages()[0] ?? (await context.newPage());
+  return {
+    context,
+    page,
+    async close() {
+      await context.close().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** In-page WHIP publish of the fake camera + microphone. Returns the session URL. */
+export async function whipPublish(page: Page, url: string, token?: string): Promise<{ location: string; status: number }> {
+  return page.evaluate(
+    async ({ url, token }) => {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360, frameRate: 30 } });
+      const pc = new RTCPeerConnection();
+      for (const t of stream.getTracks()) pc.addTransceiver(t, { direction: 'sendonly' });
+      await pc.setLocalDescription(await pc.createOffer());
+      await new Promise<void>((resolve) => {
+        if (pc.iceGatheringState === 'complete') return resolve();
+        pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+        setTimeout(resolve, 2000);
+      });
+      const headers: Record<string, string> = { 'Content-Type': 'application/sdp' };
+      if (token) headers['Authorization'] = `Bearer ${token}`;
+      const res = await fetch(url, { method: 'POST', headers, body: pc.localDescription!.sdp });
+      if (res.status !== 201) return { location: '', status: res.status };
+      await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+      (window as unknown as { __pub: RTCPeerConnection }).__pub = pc;
+      await new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (pc.connectionState === 'connected') resolve();
+          if (pc.connectionState === 'failed') reject(new Error('publisher connection failed'));
+        };
+        pc.addEventListener('connectionstatechange', check);
+        check();
+        setTimeout(() => reject(new Error(`publisher not connected after 10 s (${pc.connectionState})`)), 10_000);
+      });
+      return { location: new URL(res.headers.get('Location')!, url).href, status: res.status };
+    },
+    { url, token },
+  );
+}
+
+/** In-page WHEP playback; resolves with the session URL once the peer connection is up. */
+export async function whepPlay(page: Page, url: string, token?: string): Promise<{ location: string; status: number }> {
+  return page.evaluate(
+    async ({ url, token }) => {
+      const pc = new RTCPeerConnection();
+      pc.addTransceiver('audio', { direction: 'recvonly' });
+      pc.addTransceiver('video', { direction: 'recvonly' });
+      await pc.setLocalDescription(await pc.createOffer());
+      await new Promise<void>((resolve) => {
+        if (pc.iceGatheringState === 'complete') return resolve();
+        pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+        setTimeout(resolve, 2000);
+      });
+      const headers: Record<string, string> = { 'Content-Type': 'application/sdp' };
+      if (token) headers['Authorization'] = `Bearer ${token}`;
+      const res = await fetch(url, { method: 'POST', headers, body: pc.localDescription!.sdp });
+      if (res.status !== 201) return { location: '', status: res.status };
+      await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+      (window as unknown as { __view: RTCPeerConnection }).__view = pc;
+      return { location: new URL(res.headers.get('Location')!, res.url).href, status: res.status };
+    },
+    { url, token },
+  );
+}
+
+/** The viewer's inbound-rtp counters (framesDecoded for video, packets for audio). */
+export async function viewerStats(page: Page): Promise<{ framesDecoded: number; audioPackets: number; state: string }> {
+  return page.evaluate(async () => {
+    const pc = (window as unknown as { __view?: RTCPeerConnection }).__view;
+    if (!pc) return { framesDecoded: 0, audioPackets: 0, state: 'none' };
+    let framesDecoded = 0;
+    let audioPackets = 0;
+    (await pc.getStats()).forEach((s: { type: string; kind?: string; framesDecoded?: number; packetsReceived?: number }) => {
+      if (s.type !== 'inbound-rtp') return;
+      if (s.kind === 'video') framesDecoded += s.framesDecoded ?? 0;
+      if (s.kind === 'audio') audioPackets += s.packetsReceived ?? 0;
+    });
+    return { framesDecoded, audioPackets, state: pc.connectionState };
+  });
+}

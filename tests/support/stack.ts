@@ -1,0 +1,77 @@
+// Starts the whole product as `npm start` does (scripts/launch.mjs: private Redis, SFU,
+// recorder, API) on free loopback ports with its own data directories, and stops it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, rtcPortRange } from './ports.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface Stack {
+  /** e.g. http://127.0.0.1:PORT */
+  url: string;
+  dataDir: string;
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+export async function startStack(extraEnv: Record<string, string> = {}): Promise<Stack> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'lw-stack-'));
+  const [http, sfu, rec, redis] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const rtc = rtcPortRange();
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    HTTP_ADDR: `127.0.0.1:${http}`,
+    SFU_HTTP_ADDR: `127.0.0.1:${sfu}`,
+    RECORDER_HTTP_ADDR: `127.0.0.1:${rec}`,
+    REDIS_URL: `redis://127.0.0.1:${redis}`,
+    REDIS_DATA_DIR: join(dataDir, 'redis'),
+    RECORD_DIR: join(dataDir, 'records'),
+    RTC_LISTEN_IP: '127.0.0.1',
+    RTC_MIN_PORT: String(rtc.min),
+    RTC_MAX_PORT: String(rtc.max),
+    SFU_WORKERS: '1',
+    LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
+    ...extraEnv,
+  };
+  const logs: string[] = [];
+  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'scripts/launch.mjs')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const keep = (b: Buffer): void => {
+    for (const line of b.toString().split('\n')) if (line) logs.push(line);
+    if (logs.length > 2000) logs.splice(0, logs.length - 2000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const url = `http://127.0.0.1:${http}`;
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGINT');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          child.kill('SIGKILL');
+          resolve();
+        }, 30_000);
+        child.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  const until = Date.now() + 60_000;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) break;
+    try {
+      const r = await fetch(`${url}/readyz`);
+      if (r.ok) return { url, dataDir, logs, stop };
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await stop();
+  throw new Error(`stack did not become ready:\n${logs.slice(-40).join('\n')}`);
+}
