@@ -43,8 +43,19 @@ export async function launchBrowser(opts: { fakeVideo?: string; fakeAudio?: stri
   };
 }
 
+/**
+ * getUserMedia and WebRTC need a secure context: about:blank is not one, http://127.0.0.1 is.
+ * Puts the page on the server's origin (a cheap JSON page) unless it is there already.
+ */
+async function onOrigin(page: Page, url: string): Promise<void> {
+  const origin = new URL(url).origin;
+  if (page.url().startsWith(origin + '/')) return;
+  await page.goto(`${origin}/healthz`);
+}
+
 /** In-page WHIP publish of the fake camera + microphone. Returns the session URL. */
 export async function whipPublish(page: Page, url: string, token?: string): Promise<{ location: string; status: number }> {
+  await onOrigin(page, url);
   return page.evaluate(
     async ({ url, token }) => {
       const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360, frameRate: 30 } });
@@ -79,6 +90,7 @@ export async function whipPublish(page: Page, url: string, token?: string): Prom
 
 /** In-page WHEP playback; resolves with the session URL once the peer connection is up. */
 export async function whepPlay(page: Page, url: string, token?: string): Promise<{ location: string; status: number }> {
+  await onOrigin(page, url);
   return page.evaluate(
     async ({ url, token }) => {
       const pc = new RTCPeerConnection();

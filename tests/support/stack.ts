@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, rtcPortRange } from './ports.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+// Compiled to tests/dist/support/: the repository root is three levels up.
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export interface Stack {
   /** e.g. http://127.0.0.1:PORT */
