@@ -13,7 +13,11 @@ const roots = ['shared/dist', 'services/sfu/dist', 'services/recorder/dist', 'se
 
 function walk(dir, out) {
   let entries;
-  try { entries = readdirSync(dir); } catch { return out; }
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
   for (const name of entries) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) walk(p, out);
@@ -28,7 +32,10 @@ const tiers = tier === 'all' ? ['unit', 'int', 'e2e'] : [tier];
 let failed = false;
 for (const t of tiers) {
   const files = all.filter((f) => tierOf(f) === t && f.includes(filter));
-  if (files.length === 0) { console.log(`# tier ${t}: no test files`); continue; }
+  if (files.length === 0) {
+    console.log(`# tier ${t}: no test files`);
+    continue;
+  }
   console.log(`# tier ${t}: ${files.length} files`);
   // Integration and e2e tests start real servers (mediasoup, ffmpeg, Chromium, Ceph):
   // run their files one at a time so 2-core machines are not oversubscribed.

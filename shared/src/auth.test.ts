@@ -23,8 +23,14 @@ test('room JWTs carry their room and grants', async () => {
   const p = await a.authenticate({ authorization: `Bearer ${token}` });
   assert.equal(p.kind, 'jwt');
   a.authorize(p, 'subscribe', 'demo');
-  assert.throws(() => a.authorize(p, 'publish', 'demo'), (e: unknown) => e instanceof AppError && e.status === 403);
-  assert.throws(() => a.authorize(p, 'subscribe', 'other'), (e: unknown) => e instanceof AppError && e.status === 403);
+  assert.throws(
+    () => a.authorize(p, 'publish', 'demo'),
+    (e: unknown) => e instanceof AppError && e.status === 403,
+  );
+  assert.throws(
+    () => a.authorize(p, 'subscribe', 'other'),
+    (e: unknown) => e instanceof AppError && e.status === 403,
+  );
   const other = new Authenticator({ authToken: 'different', jwtSecret: undefined });
   await assert.rejects(other.authenticate({ authorization: `Bearer ${token}` }), /invalid/);
 });

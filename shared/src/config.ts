@@ -92,7 +92,10 @@ export const commonConfigShape = {
   RECORD_DIR: envString('./records'),
   TURN_URLS: envOptional().transform((v, ctx) => {
     if (v === undefined) return [] as string[];
-    const urls = v.split(',').map((s) => s.trim()).filter(Boolean);
+    const urls = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     for (const u of urls) {
       if (!turnUrlRe.test(u)) {
         ctx.addIssue({ code: 'custom', message: `"${u}" is not a stun:, stuns:, turn: or turns: URL` });

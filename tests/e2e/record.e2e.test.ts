@@ -27,7 +27,13 @@ async function api<T>(stack: Stack, method: string, path: string): Promise<{ sta
   return { status: r.status, body: (text ? JSON.parse(text) : null) as T };
 }
 
-async function waitFor(stack: Stack, id: string, statuses: string[], timeoutMs: number, pollMs = 50): Promise<{ rec: RecordingView; at: number }> {
+async function waitFor(
+  stack: Stack,
+  id: string,
+  statuses: string[],
+  timeoutMs: number,
+  pollMs = 50,
+): Promise<{ rec: RecordingView; at: number }> {
   const until = Date.now() + timeoutMs;
   let rec: RecordingView | undefined;
   while (Date.now() < until) {
@@ -85,7 +91,14 @@ async function recordAndCheck(stack: Stack, browser: Browser, room: string) {
     assert.equal(ranged.status, 206);
     assert.equal((await ranged.arrayBuffer()).byteLength, 100);
 
-    const figures = { room, fileMs: Math.round(durationMs), wallMs, diffMs: Math.round(durationMs - wallMs), stopToReadyMs, bytes: bytes.length };
+    const figures = {
+      room,
+      fileMs: Math.round(durationMs),
+      wallMs,
+      diffMs: Math.round(durationMs - wallMs),
+      stopToReadyMs,
+      bytes: bytes.length,
+    };
     console.log(`# e2e figures ${JSON.stringify(figures)}`);
 
     const del = await fetch(`${stack.url}/api/v1/recordings/${id}`, { method: 'DELETE' });

@@ -212,7 +212,14 @@ export async function startCephS3(opts: { log?: (line: string) => void } = {}): 
     // Same shapes as AWS keys; hex so no character needs escaping anywhere.
     const accessKey = randomBytes(10).toString('hex').toUpperCase();
     const secretKey = randomBytes(20).toString('hex');
-    await cmd('radosgw-admin', ['user', 'create', '--uid=test', '--display-name=test', `--access-key=${accessKey}`, `--secret=${secretKey}`]);
+    await cmd('radosgw-admin', [
+      'user',
+      'create',
+      '--uid=test',
+      '--display-name=test',
+      `--access-key=${accessKey}`,
+      `--secret=${secretKey}`,
+    ]);
     log(`ceph s3 ready at ${endpoint} after ${Date.now() - started} ms`);
     // rgw signs with whatever region the client names, but CreateBucket's LocationConstraint,
     // which SDKs send for every region except us-east-1, must match its zonegroup: so us-east-1.

@@ -26,7 +26,17 @@ export async function ffprobe(path: string): Promise<Probe> {
 /** Whether the first video packet is a keyframe ("K" flag). */
 export async function firstVideoPacketIsKey(path: string): Promise<boolean> {
   const { stdout } = await run('ffprobe', [
-    '-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=flags', '-read_intervals', '%+#1', '-of', 'csv=p=0', path,
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'packet=flags',
+    '-read_intervals',
+    '%+#1',
+    '-of',
+    'csv=p=0',
+    path,
   ]);
   return (stdout.trim().split('\n')[0] ?? '').startsWith('K');
 }

@@ -8,6 +8,9 @@ const api = await startApi(config);
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     api.logger.info({ signal: sig }, 'shutting down');
-    api.close().then(() => process.exit(0), () => process.exit(1));
+    api.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   });
 }

@@ -8,7 +8,10 @@ test('the lifecycle goes starting → active → stopping → processing → rea
   let r = newRecording({ id: '01J0000000000000000000000A', room: 'demo', trigger: 'api', now });
   for (const s of ['active', 'stopping', 'processing', 'ready'] as const) r = transition(r, s, now);
   assert.equal(r.status, 'ready');
-  assert.deepEqual(r.transitions.map((t) => t.status), ['starting', 'active', 'stopping', 'processing', 'ready']);
+  assert.deepEqual(
+    r.transitions.map((t) => t.status),
+    ['starting', 'active', 'stopping', 'processing', 'ready'],
+  );
 });
 
 test('a recording can be stopped before it became active', () => {

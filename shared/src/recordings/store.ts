@@ -7,15 +7,7 @@ import { conflict, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import type { RedisKeys } from '../redis.js';
 import { recordingKeys, type Storage } from '../storage/storage.js';
-import {
-  isLive,
-  newRecording,
-  RecordingSchema,
-  RECORDING_STATUSES,
-  transition,
-  type Recording,
-  type RecordingStatus,
-} from './model.js';
+import { isLive, newRecording, RecordingSchema, RECORDING_STATUSES, transition, type Recording, type RecordingStatus } from './model.js';
 
 const CAS_SCRIPT = `
 local cur = redis.call('get', KEYS[1])
@@ -153,11 +145,7 @@ export class RecordingStore {
 
   async list(q: ListQuery): Promise<{ items: Recording[]; nextCursor: string | null }> {
     // Walk the most selective index newest-first (ULIDs sort by time), filter the rest.
-    const index = q.room
-      ? this.keys.recordingsByRoom(q.room)
-      : q.status
-        ? this.keys.recordingsByStatus(q.status)
-        : this.keys.recordingsAll;
+    const index = q.room ? this.keys.recordingsByRoom(q.room) : q.status ? this.keys.recordingsByStatus(q.status) : this.keys.recordingsAll;
     const items: Recording[] = [];
     let max = q.cursor ? `(${q.cursor}` : '+';
     const batch = Math.min(Math.max(q.limit * 2, 20), 500);

@@ -101,7 +101,13 @@ export class S3Storage implements Storage {
     const { size } = await stat(path);
     if (size < MIN_PART) {
       await this.#client.send(
-        new PutObjectCommand({ Bucket: this.#bucket, Key: this.#key(key), Body: createReadStream(path), ContentLength: size, ContentType: contentType }),
+        new PutObjectCommand({
+          Bucket: this.#bucket,
+          Key: this.#key(key),
+          Body: createReadStream(path),
+          ContentLength: size,
+          ContentType: contentType,
+        }),
       );
       return;
     }
@@ -128,7 +134,11 @@ export class S3Storage implements Storage {
   async getStream(key: string, range?: ByteRange): Promise<Readable | null> {
     try {
       const r = await this.#client.send(
-        new GetObjectCommand({ Bucket: this.#bucket, Key: this.#key(key), ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
+        new GetObjectCommand({
+          Bucket: this.#bucket,
+          Key: this.#key(key),
+          ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
+        }),
       );
       return r.Body as Readable;
     } catch (err) {
@@ -195,4 +205,3 @@ export class S3Storage implements Storage {
     this.#client.destroy();
   }
 }
-

@@ -22,7 +22,7 @@ import {
 import type { Room, Session } from '../media/room.js';
 import type { RoomManager } from '../media/rooms.js';
 import type { RecordingController } from '../media/recordings.js';
-import { publish, view, type TransportSettings } from '../media/sessions.js';
+import { newEtag, publish, view, type TransportSettings } from '../media/sessions.js';
 import { SdpError } from '../media/sdp/index.js';
 import { buildIceRestartFragment, parseTrickle } from '../media/sdp/trickle.js';
 import { iceServersFor, linkHeader, type IceServerConfig } from './iceServers.js';
@@ -146,11 +146,13 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
         sdpError(err);
       }
       if (!parsed) return;
-      const ice = session.transport.iceParameters;
-      if (parsed.ufrag && parsed.pwd && parsed.ufrag !== ice.usernameFragment) {
-        // ICE restart: new remote credentials → new local ones, answered in an sdpfrag.
+      if (parsed.ufrag && parsed.pwd && parsed.ufrag !== session.remoteIceUfrag) {
+        // ICE restart (RFC 9725 §4.4.1): the client sent new credentials of its own → new
+        // local ones, answered in an sdpfrag. ICE-lite learns the client's new credentials
+        // from its connectivity checks.
         const iceParameters = await session.transport.restartIce();
-        session.etag = `"${Date.now().toString(16)}"`;
+        session.remoteIceUfrag = parsed.ufrag;
+        session.etag = newEtag();
         ctx.status = 200;
         ctx.type = 'application/trickle-ice-sdpfrag';
         ctx.set('ETag', session.etag);
@@ -183,7 +185,11 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
       publishers: room.publishers.length,
       subscribers: room.viewers.length,
       recordingId: d.recordings.tapOf(room.name)?.recordingId ?? null,
-      tracks: room.producers.map((p) => ({ id: p.id, kind: p.kind, codec: p.rtpParameters.codecs[0]?.mimeType.split('/')[1]?.toLowerCase() })),
+      tracks: room.producers.map((p) => ({
+        id: p.id,
+        kind: p.kind,
+        codec: p.rtpParameters.codecs[0]?.mimeType.split('/')[1]?.toLowerCase(),
+      })),
     };
   });
 

@@ -11,14 +11,25 @@ test('time-limited TURN credentials follow coturn use-auth-secret', () => {
 });
 
 test('with TURN_SECRET the static password is never handed out', () => {
-  const servers = iceServersFor({ urls: ['stun:s.example.com', 'turn:t.example.com:3478'], username: 'u', password: 'static', secret: 'sec', ttlSeconds: 60 }, 'r');
+  const servers = iceServersFor(
+    { urls: ['stun:s.example.com', 'turn:t.example.com:3478'], username: 'u', password: 'static', secret: 'sec', ttlSeconds: 60 },
+    'r',
+  );
   assert.deepEqual(servers[0], { url: 'stun:s.example.com' });
   assert.notEqual(servers[1]?.credential, 'static');
   assert.match(servers[1]?.username ?? '', /^\d+:r$/);
 });
 
 test('static TURN credentials are advertised in RFC 9725 Link headers', () => {
-  const link = linkHeader(iceServersFor({ urls: ['turn:t.example.com:3478?transport=udp'], username: 'us"er', password: 'pw', secret: undefined, ttlSeconds: 60 }, 'r'));
-  assert.equal(link, '<turn:t.example.com:3478?transport=udp>; rel="ice-server"; username="us\\"er"; credential="pw"; credential-type="password"');
+  const link = linkHeader(
+    iceServersFor(
+      { urls: ['turn:t.example.com:3478?transport=udp'], username: 'us"er', password: 'pw', secret: undefined, ttlSeconds: 60 },
+      'r',
+    ),
+  );
+  assert.equal(
+    link,
+    '<turn:t.example.com:3478?transport=udp>; rel="ice-server"; username="us\\"er"; credential="pw"; credential-type="password"',
+  );
   assert.equal(linkHeader([]), undefined);
 });

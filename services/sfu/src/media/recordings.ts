@@ -47,9 +47,7 @@ export class RecordingController {
       // Wait a tick so a publisher's audio and video producers are both in the room.
       setTimeout(() => {
         if (room.closed || this.#taps.has(room.name) || room.producers.length === 0) return;
-        this.start(room, 'auto').catch((err: unknown) =>
-          this.o.logger.warn({ err, room: room.name }, 'automatic recording did not start'),
-        );
+        this.start(room, 'auto').catch((err: unknown) => this.o.logger.warn({ err, room: room.name }, 'automatic recording did not start'));
       }, 50);
     });
     room.on('producerclose', () => this.#checkMedia(room));

@@ -20,6 +20,8 @@ export interface Session {
   readonly createdAt: Date;
   /** Changes when the session's ICE credentials change (ICE restart). */
   etag: string;
+  /** The client's current ICE username fragment: a PATCH with another one is an ICE restart. */
+  remoteIceUfrag: string;
   producers: ms.Producer[];
   consumers: ms.Consumer[];
   /** Viewer sessions: the m-sections (mid → kind) a consumer may attach to. */
@@ -142,7 +144,11 @@ export class Room extends EventEmitter<RoomEvents> {
     this.#closed = true;
     for (const s of this.sessions.values()) s.transport.close();
     this.sessions.clear();
-    for (const vr of this.#viewerRouters.values()) vr.then((v) => v.router.close(), () => {});
+    for (const vr of this.#viewerRouters.values())
+      vr.then(
+        (v) => v.router.close(),
+        () => {},
+      );
     this.router.close();
     this.pool.release(this.worker);
     this.emit('closed');

@@ -23,9 +23,7 @@ export class RoomManager {
   async start(intervalMs = 3000): Promise<void> {
     await this.registry.heartbeat(this.me, this.#rooms.keys());
     this.#heartbeat = setInterval(() => {
-      this.registry
-        .heartbeat(this.me, this.#rooms.keys())
-        .catch((err: unknown) => this.logger.warn({ err }, 'registry heartbeat failed'));
+      this.registry.heartbeat(this.me, this.#rooms.keys()).catch((err: unknown) => this.logger.warn({ err }, 'registry heartbeat failed'));
     }, intervalMs);
   }
 

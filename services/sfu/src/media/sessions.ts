@@ -28,7 +28,7 @@ export interface SessionResult {
   answer: string;
 }
 
-const newEtag = (): string => `"${randomBytes(8).toString('hex')}"`;
+export const newEtag = (): string => `"${randomBytes(8).toString('hex')}"`;
 
 async function createTransport(router: ms.Router, t: TransportSettings): Promise<ms.WebRtcTransport> {
   return router.createWebRtcTransport({
@@ -56,10 +56,16 @@ export async function publish(room: Room, sdp: string, t: TransportSettings, log
   }
   const plans = offer.media.map((m) => ({
     media: m,
-    rtpParameters: m.port !== 0 && m.direction !== 'recvonly' && m.direction !== 'inactive' ? publishRtpParameters(m, room.router.rtpCapabilities) : null,
+    rtpParameters:
+      m.port !== 0 && m.direction !== 'recvonly' && m.direction !== 'inactive'
+        ? publishRtpParameters(m, room.router.rtpCapabilities)
+        : null,
   }));
   if (!plans.some((p) => p.rtpParameters)) {
-    throw notAcceptable('unsupported_media', 'the offer has no audio/video section with a codec this server supports (Opus, VP8, VP9, H.264)');
+    throw notAcceptable(
+      'unsupported_media',
+      'the offer has no audio/video section with a codec this server supports (Opus, VP8, VP9, H.264)',
+    );
   }
   const transport = await createTransport(room.router, t);
   const sessionId = newId();
@@ -87,6 +93,7 @@ export async function publish(room: Room, sdp: string, t: TransportSettings, log
       transport,
       createdAt: new Date(),
       etag: newEtag(),
+      remoteIceUfrag: offer.iceUfrag,
       producers,
       consumers: [],
       sections: [],
@@ -123,6 +130,7 @@ export async function view(room: Room, sdp: string, t: TransportSettings, logger
       transport,
       createdAt: new Date(),
       etag: newEtag(),
+      remoteIceUfrag: offer.iceUfrag,
       producers: [],
       consumers: [],
       sections: offer.media
@@ -152,7 +160,11 @@ async function attachConsumers(room: Room, session: Session, router: ms.Router, 
     const section = session.sections.find((s) => s.mid === m.mid);
     const producer = section ? room.producers.find((p) => p.kind === m.kind && !used.has(p.id)) : undefined;
     if (!section || !producer || !router.canConsume({ producerId: producer.id, rtpCapabilities: section.rtpCapabilities })) {
-      out.push(section ? { type: 'send-idle', mid: m.mid, kind: m.kind, rtpCapabilities: section.rtpCapabilities } : { type: 'rejected', mid: m.mid });
+      out.push(
+        section
+          ? { type: 'send-idle', mid: m.mid, kind: m.kind, rtpCapabilities: section.rtpCapabilities }
+          : { type: 'rejected', mid: m.mid },
+      );
       continue;
     }
     used.add(producer.id);

@@ -11,7 +11,10 @@ export interface TrickleFragment {
 
 /** Parses an sdpfrag; throws SdpError('bad_sdp') when it is not one. */
 export function parseTrickle(text: string): TrickleFragment {
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
   if (lines.length === 0) throw new SdpError('bad_sdp', 'empty trickle-ice-sdpfrag body');
   const out: TrickleFragment = { ufrag: undefined, pwd: undefined, mids: [], candidates: [] };
   for (const l of lines) {
