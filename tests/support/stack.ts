@@ -15,7 +15,10 @@ export interface Stack {
   url: string;
   dataDir: string;
   logs: string[];
+  /** Ctrl-C, as a user stops `npm start`; waits for a clean exit (SIGKILL after 30 s). */
   stop(): Promise<void>;
+  /** SIGKILL to the launcher and every process it started (a machine dying), then cleanup. */
+  kill(): Promise<void>;
 }
 
 export async function startStack(extraEnv: Record<string, string> = {}): Promise<Stack> {
@@ -38,7 +41,12 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
     ...extraEnv,
   };
   const logs: string[] = [];
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'scripts/launch.mjs')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so kill() can take down the services, mediasoup workers and ffmpeg too.
+  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'scripts/launch.mjs')], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   const keep = (b: Buffer): void => {
     for (const line of b.toString().split('\n')) if (line) logs.push(line);
     if (logs.length > 2000) logs.splice(0, logs.length - 2000);
@@ -62,12 +70,23 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
     }
     await rm(dataDir, { recursive: true, force: true });
   };
+  const kill = async (): Promise<void> => {
+    if (child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
+    await rm(dataDir, { recursive: true, force: true });
+  };
   const until = Date.now() + 60_000;
   while (Date.now() < until) {
     if (child.exitCode !== null) break;
     try {
       const r = await fetch(`${url}/readyz`);
-      if (r.ok) return { url, dataDir, logs, stop };
+      if (r.ok) return { url, dataDir, logs, stop, kill };
     } catch {
       /* not up yet */
     }

@@ -32,6 +32,8 @@ export const sfuConfigSchema = z
     MAX_SDP_BYTES: envInt(65536, 1024, 1048576),
     /** IP the recording PlainTransports bind; must reach the recorders. Default 127.0.0.1. */
     TAP_LISTEN_IP: envString('127.0.0.1'),
+    /** A WHIP/WHEP session whose client sent nothing (not even ICE consent checks) this long is removed, seconds. Default 30. */
+    SESSION_TIMEOUT_SECONDS: envInt(30, 2, 3600),
     /** Seconds a stopped publisher's room stays recorded before the recording stops. Default 0. */
     RECORD_GRACE_SECONDS: envInt(0, 0, 3600),
   })

@@ -10,6 +10,7 @@ import {
   createMetrics,
   createRedis,
   createStorage,
+  Counter,
   Gauge,
   JobQueues,
   listen,
@@ -24,6 +25,7 @@ import {
 import type { SfuConfig } from './config.js';
 import { createSfuApp } from './http/app.js';
 import { RecordingController } from './media/recordings.js';
+import { SessionReaper } from './media/reaper.js';
 import { RoomManager } from './media/rooms.js';
 import { WorkerPool } from './media/workers.js';
 
@@ -107,6 +109,18 @@ export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Pr
     },
   });
   void sessionsGauge;
+  const reaped = new Counter({
+    name: 'lw_sfu_sessions_reaped_total',
+    help: 'Sessions removed because their client went away without a DELETE',
+    labelNames: ['reason'],
+    registers: [metrics.registry],
+  });
+  const reaper = new SessionReaper({
+    rooms,
+    idleMs: c.SESSION_TIMEOUT_SECONDS * 1000,
+    logger,
+    onReaped: (_s, reason) => reaped.inc({ reason }),
+  });
 
   const app = createSfuApp({
     rooms,
@@ -124,6 +138,7 @@ export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Pr
     logger,
   });
   await rooms.start();
+  reaper.start();
   const server = await listen(app, c.SFU_HTTP_ADDR);
   const port = boundPort(server);
   logger.info({ addr: `${c.SFU_HTTP_ADDR.host}:${port}`, workers: pool.size, instance: c.INSTANCE_ID }, 'sfu listening');
@@ -139,6 +154,7 @@ export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Pr
     async close() {
       if (closed) return;
       closed = true;
+      reaper.stop();
       await closeServer(server);
       // Recordings of rooms going away are stopped (finalized by their recorders), not dropped.
       await Promise.all(

@@ -284,6 +284,30 @@ describe('WHIP and WHEP on a real mediasoup worker', () => {
   });
 });
 
+describe('sessions whose client went away', () => {
+  test('a session that never connects is removed after SESSION_TIMEOUT_SECONDS and its room released', async () => {
+    const s = await sfu({ SESSION_TIMEOUT_SECONDS: '2' });
+    const conn = createRedis(redis.url, 'test');
+    try {
+      const registry = new RoomRegistry(conn, redisKeys(s.prefix));
+      const pub = await post(`${s.url}/api/whip/publish/abandoned`, CHROMIUM_156_PUBLISH);
+      assert.equal(pub.status, 201);
+      assert.equal((await registry.get('abandoned'))?.publishers, 1);
+      const t0 = Date.now();
+      while ((await registry.get('abandoned')) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 100));
+      const goneMs = Date.now() - t0;
+      assert.equal(await registry.get('abandoned'), null, 'the room is released');
+      assert.ok(goneMs >= 1500, `removed after ${goneMs} ms: not before the timeout`);
+      assert.equal((await fetch(`${s.url}${pub.headers.get('location')}`, { method: 'DELETE', headers: auth })).status, 404);
+      const metrics = await (await fetch(`${s.url}/metrics`)).text();
+      assert.match(metrics, /lw_sfu_sessions_reaped_total\{reason="never_connected"[^}]*\} 1/);
+    } finally {
+      conn.disconnect();
+      await s.sfu.close();
+    }
+  });
+});
+
 describe('two SFU instances on one Redis', () => {
   test('a request for a room owned by the other instance is redirected there; a closed instance frees its rooms', async () => {
     const prefix = `two${process.pid}`;
