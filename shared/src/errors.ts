@@ -36,11 +36,15 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
     if (err.details) body.error.details = err.details;
     return { status: err.status, body, expected: err.status < 500 };
   }
-  // Errors thrown by Koa itself (ctx.throw, body parser) carry an HTTP status and are safe to show.
+  // Errors thrown by Koa itself (ctx.throw, the body parser) carry a 4xx status: the client's
+  // fault. Their message is shown when marked safe (`expose`), or when it is a JSON syntax error.
   const e = err as { status?: unknown; expose?: unknown; message?: unknown };
-  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && e.expose === true) {
-    const code = e.status === 413 ? 'payload_too_large' : e.status === 415 ? 'unsupported_media_type' : 'bad_request';
-    return { status: e.status, body: { error: { code, message: String(e.message) } }, expected: true };
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+    const json = err instanceof SyntaxError;
+    const code =
+      e.status === 413 ? 'payload_too_large' : e.status === 415 ? 'unsupported_media_type' : json ? 'invalid_json' : 'bad_request';
+    const message = json ? `the body is not valid JSON: ${String(e.message)}` : e.expose === true ? String(e.message) : 'bad request';
+    return { status: e.status, body: { error: { code, message } }, expected: true };
   }
   return { status: 500, body: { error: { code: 'internal', message: 'internal server error' } }, expected: false };
 }

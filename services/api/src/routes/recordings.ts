@@ -1,5 +1,6 @@
 // /api/v1/recordings: list, get, stop, download outputs, delete.
 import Router from '@koa/router';
+import type Koa from 'koa';
 import { z } from 'zod';
 import {
   AppError,
@@ -12,9 +13,10 @@ import {
   requestStop,
   RoomNameSchema,
   type ByteRange,
+  type Grant,
 } from '@live-webrtc/shared';
 import type { ApiDeps } from '../deps.js';
-import { requireGrant } from '../http/auth.js';
+import { authenticated, principalOf } from '../http/auth.js';
 
 export const ListQuerySchema = z.object({
   room: RoomNameSchema.optional(),
@@ -57,26 +59,37 @@ export function recordingRoutes(d: ApiDeps): Router {
   const r = new Router({ prefix: '/api/v1/recordings' });
   const idParam = (v: string | undefined): string => parse(IdSchema, v, 'id');
 
-  r.get('/', requireGrant(d.auth, 'record'), async (ctx) => {
+  r.use(authenticated(d.auth));
+  /** The recording, once the caller may `grant` on its room (room tokens see their room only). */
+  const recordingFor = async (ctx: Koa.Context, grant: Grant) => {
+    const rec = await d.store.mustGet(idParam(ctx.params['id']));
+    d.auth.authorize(principalOf(ctx), grant, rec.room);
+    return rec;
+  };
+
+  r.get('/', async (ctx) => {
     const q = parse(ListQuerySchema, ctx.query, 'query');
+    const principal = principalOf(ctx);
+    // A room token lists its own room's recordings (asking for another room is a 403).
+    q.room ??= principal.room;
+    d.auth.authorize(principal, 'record', q.room);
     const page = await d.store.list(q);
     ctx.body = { items: page.items.map(presentRecording), nextCursor: page.nextCursor };
   });
 
-  r.get('/:id', requireGrant(d.auth, 'record'), async (ctx) => {
-    ctx.body = presentRecording(await d.store.mustGet(idParam(ctx.params['id'])));
+  r.get('/:id', async (ctx) => {
+    ctx.body = presentRecording(await recordingFor(ctx, 'record'));
   });
 
-  r.post('/:id/stop', requireGrant(d.auth, 'record'), async (ctx) => {
-    const id = idParam(ctx.params['id']);
-    await d.store.mustGet(id);
+  r.post('/:id/stop', async (ctx) => {
+    const { id } = await recordingFor(ctx, 'record');
     const rec = await requestStop(d.store, d.redis, d.keys, id);
     ctx.status = 202;
     ctx.body = presentRecording(rec);
   });
 
-  r.get('/:id/outputs/:output', requireGrant(d.auth, 'record'), async (ctx) => {
-    const rec = await d.store.mustGet(idParam(ctx.params['id']));
+  r.get('/:id/outputs/:output', async (ctx) => {
+    const rec = await recordingFor(ctx, 'record');
     const out = rec.outputs.find((o) => o.name === ctx.params['output']);
     if (!out) throw notFound('output_not_found', `recording ${rec.id} has no output "${ctx.params['output']}"`);
     if (out.status !== 'ready') throw new AppError(409, 'output_not_ready', `output "${out.name}" is ${out.status}`);
@@ -107,8 +120,9 @@ export function recordingRoutes(d: ApiDeps): Router {
     ctx.body = stream;
   });
 
-  r.delete('/:id', requireGrant(d.auth, 'admin'), async (ctx) => {
-    await d.store.delete(idParam(ctx.params['id']));
+  r.delete('/:id', async (ctx) => {
+    const { id } = await recordingFor(ctx, 'admin');
+    await d.store.delete(id);
     ctx.status = 204;
   });
 

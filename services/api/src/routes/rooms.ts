@@ -3,7 +3,7 @@
 import Router from '@koa/router';
 import { AppError, notFound, ROOM_NAME_RE, badRequest, unavailable, type RoomInfo, type RoomRegistry } from '@live-webrtc/shared';
 import type { ApiDeps } from '../deps.js';
-import { requireGrant } from '../http/auth.js';
+import { authenticated, principalOf, requireGrant } from '../http/auth.js';
 
 const present = (r: RoomInfo) => ({
   name: r.name,
@@ -28,8 +28,12 @@ async function mustLocate(registry: RoomRegistry, name: string) {
 export function roomRoutes(d: ApiDeps): Router {
   const r = new Router({ prefix: '/api/v1/rooms' });
 
-  r.get('/', requireGrant(d.auth, 'subscribe'), async (ctx) => {
-    ctx.body = { rooms: (await d.registry.list()).map(present) };
+  r.get('/', authenticated(d.auth), async (ctx) => {
+    const principal = principalOf(ctx);
+    d.auth.authorize(principal, 'subscribe', principal.room);
+    // A room token sees its own room only.
+    const rooms = (await d.registry.list()).filter((room) => principal.room === undefined || room.name === principal.room);
+    ctx.body = { rooms: rooms.map(present) };
   });
 
   r.get('/:room', requireGrant(d.auth, 'subscribe'), async (ctx) => {

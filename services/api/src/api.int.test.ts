@@ -1,0 +1,271 @@
+// The control plane over HTTP against a real Redis and real local storage: the recording
+// index, paging and filters, downloads with ranges, stop and delete, auth with AUTH_TOKEN and
+// room JWTs, and the errors a client can provoke. Recordings are made with the shared store,
+// as the SFU and recorder make them; the media path itself is covered by tests/e2e.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  Authenticator,
+  createLogger,
+  createRedis,
+  LocalStorage,
+  recordingKeys,
+  RecordingStore,
+  redisKeys,
+  transition,
+  type Recording,
+  type Redis,
+} from '@live-webrtc/shared';
+import { loadApiConfig } from './config.js';
+import { startApi, type RunningApi } from './service.js';
+
+interface RedisServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** tests/support/redis.ts, loaded at run time: the tests/ project is built after this one. */
+async function startRedis(): Promise<RedisServer> {
+  const url = new URL('../../../tests/dist/support/redis.js', import.meta.url).href;
+  return ((await import(url)) as { startRedis(): Promise<RedisServer> }).startRedis();
+}
+
+const TOKEN = 'api-int-token';
+const admin = { Authorization: `Bearer ${TOKEN}` };
+const RAW = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
+
+let redis: RedisServer;
+let dir: string;
+let api: RunningApi;
+let url: string;
+let conn: Redis;
+let store: RecordingStore;
+let storage: LocalStorage;
+
+/** A recording moved through its lifecycle to `status`, with a stored raw output when ready. */
+async function recording(room: string, status: 'active' | 'ready' | 'failed'): Promise<Recording> {
+  const rec = await store.create(room, 'api');
+  await store.transition(rec.id, 'active');
+  if (status === 'active') return (await store.get(rec.id))!;
+  if (status === 'failed') return store.fail(rec.id, 'no_media', 'nothing arrived');
+  await store.transition(rec.id, 'stopping', { stoppedAt: new Date().toISOString() });
+  await store.transition(rec.id, 'processing');
+  await storage.putBytes(recordingKeys.output(rec.id, 'raw.webm'), RAW, 'video/webm');
+  return store.update(rec.id, (r) =>
+    transition(
+      {
+        ...r,
+        outputs: [
+          { name: 'raw', file: 'raw.webm', contentType: 'video/webm', size: RAW.length, status: 'ready', progress: 1, durationMs: 1000 },
+          { name: 'mp4', file: 'out.mp4', contentType: 'video/mp4', size: null, status: 'processing', progress: 0.5, durationMs: null },
+        ],
+      },
+      'ready',
+      new Date(),
+    ),
+  );
+}
+
+async function get(path: string, headers: Record<string, string> = admin): Promise<Response> {
+  return fetch(`${url}${path}`, { headers });
+}
+
+async function errorOf(res: Response): Promise<{ status: number; code: string }> {
+  const body = (await res.json()) as { error: { code: string; message: string } };
+  assert.equal(typeof body.error.message, 'string');
+  return { status: res.status, code: body.error.code };
+}
+
+before(async () => {
+  redis = await startRedis();
+  dir = await mkdtemp(join(tmpdir(), 'lw-api-int-'));
+  const prefix = `ai${process.pid}`;
+  const config = loadApiConfig({
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: prefix,
+    RECORD_DIR: join(dir, 'records'),
+    HTTP_ADDR: '127.0.0.1:0',
+    AUTH_TOKEN: TOKEN,
+    // Nothing listens there: WHIP/WHEP relays must fail cleanly.
+    SFU_URL: 'http://127.0.0.1:9',
+    LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
+  });
+  api = await startApi(config, { logger: createLogger('api', config.LOG_LEVEL) });
+  url = `http://127.0.0.1:${api.port}`;
+  conn = createRedis(redis.url, 'test');
+  storage = new LocalStorage(config.RECORD_DIR);
+  store = new RecordingStore(conn, redisKeys(prefix), storage);
+});
+
+after(async () => {
+  await api?.close();
+  conn?.disconnect();
+  await redis?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('the recordings API', () => {
+  test('lists newest first, pages with a cursor and filters by room and status', async () => {
+    const made: Recording[] = [];
+    for (let i = 0; i < 12; i++) made.push(await recording(i % 3 === 0 ? 'list-b' : 'list-a', i % 4 === 0 ? 'failed' : 'ready'));
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res = await get(`/api/v1/recordings?limit=5${cursor ? `&cursor=${cursor}` : ''}`);
+      assert.equal(res.status, 200);
+      const page = (await res.json()) as { items: { id: string }[]; nextCursor: string | null };
+      assert.ok(page.items.length <= 5);
+      seen.push(...page.items.map((r) => r.id));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor && pages < 20);
+    const ours = seen.filter((id) => made.some((m) => m.id === id));
+    assert.deepEqual(ours, made.map((m) => m.id).reverse(), 'every recording once, newest first');
+    assert.equal(new Set(seen).size, seen.length, 'no duplicates across pages');
+
+    const roomB = (await (await get('/api/v1/recordings?room=list-b&limit=100')).json()) as { items: { room: string }[] };
+    assert.equal(roomB.items.length, 4);
+    assert.ok(roomB.items.every((r) => r.room === 'list-b'));
+    const failed = (await (await get('/api/v1/recordings?status=failed&limit=100')).json()) as { items: { status: string }[] };
+    assert.equal(failed.items.filter((r) => r.status === 'failed').length, failed.items.length);
+    assert.ok(failed.items.length >= 3);
+  });
+
+  test('the recording object has the fields API.md promises', async () => {
+    const rec = await recording('shape', 'ready');
+    const body = (await (await get(`/api/v1/recordings/${rec.id}`)).json()) as Record<string, unknown>;
+    for (const k of ['id', 'room', 'status', 'error', 'startedAt', 'stoppedAt', 'durationMs', 'tracks', 'outputs']) assert.ok(k in body, k);
+    assert.equal(body['status'], 'ready');
+    const outputs = body['outputs'] as Record<string, unknown>[];
+    assert.deepEqual(Object.keys(outputs[0]!).sort(), ['contentType', 'durationMs', 'name', 'progress', 'size', 'status']);
+    assert.ok(!('file' in outputs[0]!) && !('segments' in body) && !('version' in body), 'internal bookkeeping stays internal');
+  });
+
+  test('downloads the raw output whole and by range; other outputs answer what they are', async () => {
+    const rec = await recording('dl', 'ready');
+    const whole = await get(`/api/v1/recordings/${rec.id}/outputs/raw`);
+    assert.equal(whole.status, 200);
+    assert.equal(whole.headers.get('content-type'), 'video/webm');
+    assert.equal(whole.headers.get('accept-ranges'), 'bytes');
+    assert.match(whole.headers.get('content-disposition') ?? '', /attachment; filename="dl-.*raw\.webm"/);
+    assert.deepEqual(Buffer.from(await whole.arrayBuffer()), RAW);
+    const part = await get(`/api/v1/recordings/${rec.id}/outputs/raw`, { ...admin, Range: 'bytes=10-19' });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get('content-range'), `bytes 10-19/${RAW.length}`);
+    assert.deepEqual(Buffer.from(await part.arrayBuffer()), RAW.subarray(10, 20));
+    const tail = await get(`/api/v1/recordings/${rec.id}/outputs/raw`, { ...admin, Range: 'bytes=-5' });
+    assert.deepEqual(Buffer.from(await tail.arrayBuffer()), RAW.subarray(RAW.length - 5));
+    assert.deepEqual(await errorOf(await get(`/api/v1/recordings/${rec.id}/outputs/raw`, { ...admin, Range: 'bytes=5000-' })), {
+      status: 416,
+      code: 'range_not_satisfiable',
+    });
+    assert.deepEqual(await errorOf(await get(`/api/v1/recordings/${rec.id}/outputs/mp4`)), { status: 409, code: 'output_not_ready' });
+    assert.deepEqual(await errorOf(await get(`/api/v1/recordings/${rec.id}/outputs/hls`)), { status: 404, code: 'output_not_found' });
+  });
+
+  test('stop is idempotent; delete refuses a live recording and removes every stored object of a finished one', async () => {
+    const live = await recording('stopdel', 'active');
+    const stop = await fetch(`${url}/api/v1/recordings/${live.id}/stop`, { method: 'POST', headers: admin });
+    assert.equal(stop.status, 202);
+    assert.equal(((await stop.json()) as { status: string }).status, 'stopping');
+    const again = await fetch(`${url}/api/v1/recordings/${live.id}/stop`, { method: 'POST', headers: admin });
+    assert.equal(again.status, 202);
+    assert.deepEqual(await errorOf(await fetch(`${url}/api/v1/recordings/${live.id}`, { method: 'DELETE', headers: admin })), {
+      status: 409,
+      code: 'recording_in_progress',
+    });
+
+    const done = await recording('deleted', 'ready');
+    assert.ok((await storage.list(recordingKeys.prefix(done.id))).length >= 2, 'manifest and raw output are stored');
+    assert.equal((await fetch(`${url}/api/v1/recordings/${done.id}`, { method: 'DELETE', headers: admin })).status, 204);
+    assert.deepEqual(await storage.list(recordingKeys.prefix(done.id)), []);
+    assert.deepEqual(await errorOf(await get(`/api/v1/recordings/${done.id}`)), { status: 404, code: 'recording_not_found' });
+  });
+
+  test('bad ids, queries and unknown things are 4xx JSON errors', async () => {
+    assert.deepEqual(await errorOf(await get('/api/v1/recordings/not-an-id')), { status: 400, code: 'invalid_id' });
+    assert.deepEqual(await errorOf(await get('/api/v1/recordings/01J0000000000000000000000A')), {
+      status: 404,
+      code: 'recording_not_found',
+    });
+    assert.equal((await errorOf(await get('/api/v1/recordings?limit=0'))).code, 'invalid_query');
+    assert.equal((await errorOf(await get('/api/v1/recordings?limit=abc'))).code, 'invalid_query');
+    assert.equal((await errorOf(await get('/api/v1/recordings?status=done'))).code, 'invalid_query');
+    assert.equal((await errorOf(await get('/api/v1/recordings?cursor=../../etc'))).code, 'invalid_query');
+    assert.deepEqual(await errorOf(await get('/api/v1/rooms/nope')), { status: 404, code: 'room_not_found' });
+    assert.deepEqual(await errorOf(await get('/api/v1/rooms/bad%20name')), { status: 400, code: 'bad_room_name' });
+    assert.deepEqual(await errorOf(await fetch(`${url}/api/v1/rooms/nope/recordings`, { method: 'POST', headers: admin })), {
+      status: 404,
+      code: 'room_not_found',
+    });
+    assert.deepEqual(await errorOf(await get('/api/v1/nothing-here')), { status: 404, code: 'not_found' });
+    const badJson = await fetch(`${url}/api/v1/tokens`, {
+      method: 'POST',
+      headers: { ...admin, 'Content-Type': 'application/json' },
+      body: '{"room":',
+    });
+    assert.deepEqual(await errorOf(badJson), { status: 400, code: 'invalid_json' });
+    const huge = await fetch(`${url}/api/v1/tokens`, {
+      method: 'POST',
+      headers: { ...admin, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ room: 'x', pad: 'x'.repeat(100_000) }),
+    });
+    assert.equal(huge.status, 413);
+    const whip = await fetch(`${url}/api/whip/publish/demo`, {
+      method: 'POST',
+      headers: { ...admin, 'Content-Type': 'application/sdp' },
+      body: 'v=0\r\n',
+    });
+    assert.deepEqual(await errorOf(whip), { status: 503, code: 'sfu_unavailable' });
+  });
+});
+
+describe('auth', () => {
+  test('AUTH_TOKEN is required (Bearer or X-Auth-Token); health, readiness, metrics and the page stay open', async () => {
+    const none = await get('/api/v1/recordings', {});
+    assert.deepEqual(await errorOf(none), { status: 401, code: 'unauthorized' });
+    assert.equal(none.headers.get('www-authenticate'), 'Bearer');
+    assert.equal((await get('/api/v1/recordings', { Authorization: 'Bearer wrong' })).status, 401);
+    assert.equal((await get('/api/v1/recordings', { 'X-Auth-Token': TOKEN })).status, 200);
+    assert.equal((await fetch(`${url}/api/v1/recordings/01J0000000000000000000000A/stop`, { method: 'POST' })).status, 401);
+    for (const path of ['/healthz', '/readyz', '/metrics', '/', '/api/v1/openapi.json'])
+      assert.equal((await get(path, {})).status, 200, path);
+    const metrics = await (await get('/metrics', {})).text();
+    assert.match(metrics, /lw_http_request_duration_seconds_bucket/);
+  });
+
+  test('room tokens minted by the API reach their own room only, with their grants only', async () => {
+    const mine = await recording('token-room', 'ready');
+    const theirs = await recording('other-room', 'ready');
+    const mint = async (body: unknown, headers: Record<string, string> = admin) =>
+      fetch(`${url}/api/v1/tokens`, {
+        method: 'POST',
+        headers: { ...headers, 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const minted = await mint({ room: 'token-room', grants: ['record'], ttlSeconds: 60 });
+    assert.equal(minted.status, 201);
+    const { token, expiresAt } = (await minted.json()) as { token: string; expiresAt: string };
+    assert.ok(Date.parse(expiresAt) > Date.now() + 50_000 && Date.parse(expiresAt) < Date.now() + 70_000);
+    const asRoom = { Authorization: `Bearer ${token}` };
+
+    assert.equal((await get(`/api/v1/recordings/${mine.id}`, asRoom)).status, 200);
+    assert.equal((await get(`/api/v1/recordings/${mine.id}/outputs/raw`, asRoom)).status, 200);
+    assert.deepEqual(await errorOf(await get(`/api/v1/recordings/${theirs.id}`, asRoom)), { status: 403, code: 'forbidden' });
+    const listed = (await (await get('/api/v1/recordings?limit=100', asRoom)).json()) as { items: { room: string }[] };
+    assert.ok(listed.items.length >= 1 && listed.items.every((r) => r.room === 'token-room'), 'a room token lists its room only');
+    assert.equal((await get('/api/v1/recordings?room=other-room', asRoom)).status, 403);
+    assert.equal((await fetch(`${url}/api/v1/recordings/${mine.id}`, { method: 'DELETE', headers: asRoom })).status, 403, 'no admin grant');
+    assert.equal((await mint({ room: 'token-room', grants: ['admin'] }, asRoom)).status, 403, 'a record token mints nothing');
+
+    assert.equal((await mint({ room: 'bad room', grants: ['record'] })).status, 400);
+    assert.equal((await mint({ room: 'r', grants: ['fly'] })).status, 400);
+    assert.equal((await mint({ room: 'r', grants: ['record'], ttlSeconds: 10 ** 9 })).status, 400);
+    const expired = await new Authenticator({ authToken: TOKEN, jwtSecret: undefined }).mintRoomToken('token-room', ['record'], -10);
+    assert.equal((await get(`/api/v1/recordings/${mine.id}`, { Authorization: `Bearer ${expired.token}` })).status, 401);
+  });
+});
