@@ -52,6 +52,25 @@ export function s3EndpointUrl(endpoint: string | undefined, useSsl: boolean): st
 const isNotFound = (err: unknown): boolean =>
   err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 404 || err.name === 'NoSuchKey' || err.name === 'NotFound');
 
+/**
+ * An S3 error an operator can act on. HEAD requests have no body, so the SDK reports a refused
+ * signature as "UnknownError"; the HTTP status says what happened.
+ */
+export function explainS3Error(err: unknown, op: string, bucket: string): Error {
+  if (!(err instanceof S3ServiceException)) return err instanceof Error ? err : new Error(String(err));
+  const status = err.$metadata.httpStatusCode;
+  const hint =
+    status === 403
+      ? ' (access denied: check S3_ACCESS_KEY / S3_SECRET_KEY and the bucket policy)'
+      : status === 404
+        ? ' (no such bucket)'
+        : status === 301 || status === 400
+          ? ' (wrong S3_REGION or S3_PATH_STYLE?)'
+          : '';
+  const name = err.name === 'Unknown' || err.name === 'UnknownError' ? '' : ` ${err.name}`;
+  return new Error(`S3 ${op} on bucket "${bucket}" failed: HTTP ${status ?? '?'}${name}${hint}`, { cause: err });
+}
+
 export class S3Storage implements Storage {
   readonly kind = 's3' as const;
   readonly #client: S3Client;
@@ -84,13 +103,18 @@ export class S3Storage implements Storage {
     try {
       await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket }));
     } catch (err) {
-      if (!(err instanceof S3ServiceException) || err.$metadata.httpStatusCode !== 404) throw err;
-      await this.#client.send(new CreateBucketCommand({ Bucket: this.#bucket }));
+      if (!(err instanceof S3ServiceException) || err.$metadata.httpStatusCode !== 404)
+        throw explainS3Error(err, 'HeadBucket', this.#bucket);
+      await this.#client.send(new CreateBucketCommand({ Bucket: this.#bucket })).catch((e: unknown) => {
+        throw explainS3Error(e, 'CreateBucket', this.#bucket);
+      });
     }
   }
 
   async check(): Promise<void> {
-    await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket }));
+    await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket })).catch((err: unknown) => {
+      throw explainS3Error(err, 'HeadBucket', this.#bucket);
+    });
   }
 
   async putBytes(key: string, body: Buffer | string, contentType: string): Promise<void> {
