@@ -6,6 +6,7 @@ const ROOM_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const POLL_MS = 2000;
 const ICE_GATHER_MS = 2000;
 const CONNECT_TIMEOUT_MS = 15000;
+const WAIT_FOR_PUBLISHER_MS = 2000;
 const RECORDINGS_LIMIT = 20;
 const LS_TOKEN = 'live-webrtc.token';
 const LS_ROOM = 'live-webrtc.room';
@@ -533,6 +534,17 @@ function playRemote() {
   });
 }
 
+/** Resolves after `ms`, or at once when the session is stopped. */
+function pause(session, ms) {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    session.abort.signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
 async function startWatch() {
   const room = roomValue();
   if (!room || sessions.watch) return;
@@ -540,18 +552,21 @@ async function startWatch() {
   // Watching the room you publish to from this page would echo your microphone.
   el.remote.muted = !!sessions.publish && sessions.publish.room === room;
   try {
-    await negotiate(session, `/api/whep/play/${enc(room)}`, (pc) => {
-      const stream = new MediaStream();
-      session.stream = stream;
-      showVideo('watch', stream);
-      pc.addTransceiver('audio', { direction: 'recvonly' });
-      pc.addTransceiver('video', { direction: 'recvonly' });
-      pc.addEventListener('track', (ev) => {
-        if (session.pc !== pc || session.closed) return;
-        stream.addTrack(ev.track);
-        playRemote();
-      });
-    });
+    // Nobody publishes yet: wait for them here instead of making the viewer reload. Once
+    // connected, a publisher who leaves and comes back is picked up by the server.
+    for (;;) {
+      try {
+        await negotiate(session, `/api/whep/play/${enc(room)}`, setupWatch(session));
+        break;
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 404 && err.code === 'no_publisher') || session.closed) throw err;
+        session.pc?.close();
+        setBadge(el.watchState, 'connecting', 'waiting for a publisher…');
+        say(`Room “${room}” has no publisher yet: waiting for one…`);
+        await pause(session, WAIT_FOR_PUBLISHER_MS);
+        if (session.closed) return;
+      }
+    }
     if (session.closed) return;
     setBadge(el.watchState, 'live', 'live');
     say(`Watching room “${room}”${el.remote.muted ? ' (muted: you publish to it from this page)' : ''}.`, 'ok');
@@ -561,6 +576,22 @@ async function startWatch() {
     fail('Watch failed', err);
     await endSession(session);
   }
+}
+
+/** Sets up a recvonly peer connection whose tracks play in the remote video. */
+function setupWatch(session) {
+  return (pc) => {
+    const stream = new MediaStream();
+    session.stream = stream;
+    showVideo('watch', stream);
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    pc.addEventListener('track', (ev) => {
+      if (session.pc !== pc || session.closed) return;
+      stream.addTrack(ev.track);
+      playRemote();
+    });
+  };
 }
 
 async function stopWatch() {
