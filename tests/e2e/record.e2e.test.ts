@@ -129,6 +129,43 @@ describe('recording a browser publisher end to end', { timeout: 240_000 }, () =>
     }
   });
 
+  test('with RECORD_ENABLED=1 a room is recorded from its first publisher until it empties', async () => {
+    const stack = await startStack({ RECORD_ENABLED: '1' });
+    const dir = await mkdtemp(join(tmpdir(), 'lw-e2e-auto-'));
+    try {
+      const pub = await whipPublish(browser.page, `${stack.url}/api/whip/publish/e2e-auto`);
+      assert.equal(pub.status, 201);
+      let id: string | undefined;
+      const until = Date.now() + 10_000;
+      while (!id && Date.now() < until) {
+        const list = await api<{ items: (RecordingView & { trigger: string })[] }>(stack, 'GET', '/api/v1/recordings?room=e2e-auto');
+        id = list.body.items.find((r) => r.trigger === 'auto')?.id;
+        if (!id) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(id, 'publishing started a recording by itself');
+      const active = await waitFor(stack, id, ['active'], 20_000);
+      await new Promise((r) => setTimeout(r, 3000));
+      // The publisher leaves (WHIP DELETE): the room empties and the recording ends by itself.
+      const leftAt = Date.now();
+      assert.equal((await fetch(pub.location, { method: 'DELETE' })).status, 200);
+      await browser.page.evaluate(() => (window as unknown as { __pub?: RTCPeerConnection }).__pub?.close());
+      const ready = await waitFor(stack, id, ['ready'], 60_000, 25);
+      const wallMs = leftAt - active.at;
+      const file = join(dir, 'raw.webm');
+      await writeFile(file, Buffer.from(await (await fetch(`${stack.url}/api/v1/recordings/${id}/outputs/raw`)).arrayBuffer()));
+      const probe = await ffprobe(file);
+      assert.deepEqual(probe.streams.map((s) => `${s.codec_type}/${s.codec_name}`).sort(), ['audio/opus', 'video/vp8']);
+      const fileMs = Number(probe.format.duration) * 1000;
+      assert.ok(Math.abs(fileMs - wallMs) <= 500, `file lasts ${fileMs} ms, the publisher was recorded for ${wallMs} ms`);
+      console.log(
+        `# e2e figures ${JSON.stringify({ room: 'e2e-auto', fileMs: Math.round(fileMs), wallMs, leaveToReadyMs: ready.at - leftAt })}`,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await stack.stop();
+    }
+  });
+
   test('with S3 storage (Ceph radosgw): the same, read back through the API', async () => {
     let s3: S3Server | undefined;
     let stack: Stack | undefined;
