@@ -11,8 +11,11 @@ import { freePort, rtcPortRange } from './ports.js';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export interface Stack {
-  /** e.g. http://127.0.0.1:PORT */
+  /** The one public origin (API, page, WHIP/WHEP), e.g. http://127.0.0.1:PORT */
   url: string;
+  /** The SFU's and the recorder's own HTTP servers (health, metrics). */
+  sfuUrl: string;
+  recorderUrl: string;
   dataDir: string;
   logs: string[];
   /** Ctrl-C, as a user stops `npm start`; waits for a clean exit (SIGKILL after 30 s). */
@@ -86,7 +89,7 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
     if (child.exitCode !== null) break;
     try {
       const r = await fetch(`${url}/readyz`);
-      if (r.ok) return { url, dataDir, logs, stop, kill };
+      if (r.ok) return { url, sfuUrl: `http://127.0.0.1:${sfu}`, recorderUrl: `http://127.0.0.1:${rec}`, dataDir, logs, stop, kill };
     } catch {
       /* not up yet */
     }

@@ -109,6 +109,16 @@ export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Pr
     },
   });
   void sessionsGauge;
+  new Gauge({
+    name: 'lw_sfu_worker_cpu_seconds',
+    help: 'CPU time (user + system) used by each mediasoup worker process since it started',
+    labelNames: ['worker'],
+    registers: [metrics.registry],
+    async collect() {
+      this.reset(); // a replaced worker starts from zero under the same index
+      for (const w of await pool.cpuMs().catch(() => [])) this.set({ worker: String(w.index) }, w.ms / 1000);
+    },
+  });
   const reaped = new Counter({
     name: 'lw_sfu_sessions_reaped_total',
     help: 'Sessions removed because their client went away without a DELETE',

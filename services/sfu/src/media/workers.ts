@@ -79,6 +79,17 @@ export class WorkerPool extends EventEmitter<{ workerdied: [Worker] }> {
     await Promise.all(this.#slots.filter((s) => !s.worker.closed).map((s) => s.worker.getResourceUsage()));
   }
 
+  /** CPU time each live worker has used so far (ms, user + system), by worker index. */
+  async cpuMs(): Promise<{ index: number; pid: number; ms: number }[]> {
+    const live = this.#slots.map((s, index) => ({ s, index })).filter(({ s }) => !s.worker.closed);
+    return Promise.all(
+      live.map(async ({ s, index }) => {
+        const ru = await s.worker.getResourceUsage();
+        return { index, pid: s.worker.pid, ms: ru.ru_utime + ru.ru_stime };
+      }),
+    );
+  }
+
   get size(): number {
     return this.#slots.filter((s) => !s.worker.closed).length;
   }
