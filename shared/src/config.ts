@@ -130,7 +130,13 @@ export const commonConfigShape = {
   LOG_LEVEL: envString('info').pipe(z.enum(LOG_LEVELS)),
 };
 
-export const commonConfigSchema = z.object(commonConfigShape).superRefine((c, ctx) => {
+type CommonShapeOutput = z.output<z.ZodObject<typeof commonConfigShape>>;
+
+/**
+ * Rules across variables of the common surface. Every service schema runs it (a zod object
+ * extended with a service's own fields loses the refinements of the object it spread).
+ */
+export function refineCommonConfig(c: CommonShapeOutput, ctx: z.RefinementCtx): void {
   const s3 = [c.S3_BUCKET, c.S3_ACCESS_KEY, c.S3_SECRET_KEY];
   if (s3.some((v) => v !== undefined) && s3.some((v) => v === undefined)) {
     ctx.addIssue({
@@ -142,7 +148,9 @@ export const commonConfigSchema = z.object(commonConfigShape).superRefine((c, ct
   if ((c.TURN_USERNAME === undefined) !== (c.TURN_PASSWORD === undefined)) {
     ctx.addIssue({ code: 'custom', path: ['TURN_USERNAME'], message: 'set TURN_USERNAME and TURN_PASSWORD together' });
   }
-});
+}
+
+export const commonConfigSchema = z.object(commonConfigShape).superRefine(refineCommonConfig);
 
 export type CommonConfig = z.output<typeof commonConfigSchema>;
 

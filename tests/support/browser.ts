@@ -53,14 +53,28 @@ async function onOrigin(page: Page, url: string): Promise<void> {
   await page.goto(`${origin}/healthz`);
 }
 
-/** In-page WHIP publish of the fake camera + microphone. Returns the session URL. */
-export async function whipPublish(page: Page, url: string, token?: string): Promise<{ location: string; status: number }> {
+/**
+ * An in-page WHIP (publish: fake camera + microphone, sendonly) or WHEP (view: recvonly audio +
+ * video) session, non-trickle as most clients do it. The peer connection is kept in
+ * window.__pub / window.__view. Publishing resolves once connected; viewing once answered.
+ */
+async function session(
+  page: Page,
+  kind: 'publish' | 'view',
+  url: string,
+  token: string | undefined,
+): Promise<{ location: string; status: number }> {
   await onOrigin(page, url);
   return page.evaluate(
-    async ({ url, token }) => {
-      const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360, frameRate: 30 } });
+    async ({ kind, url, token }) => {
       const pc = new RTCPeerConnection();
-      for (const t of stream.getTracks()) pc.addTransceiver(t, { direction: 'sendonly' });
+      if (kind === 'publish') {
+        const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360, frameRate: 30 } });
+        for (const t of stream.getTracks()) pc.addTransceiver(t, { direction: 'sendonly' });
+      } else {
+        pc.addTransceiver('audio', { direction: 'recvonly' });
+        pc.addTransceiver('video', { direction: 'recvonly' });
+      }
       await pc.setLocalDescription(await pc.createOffer());
       await new Promise<void>((resolve) => {
         if (pc.iceGatheringState === 'complete') return resolve();
@@ -72,47 +86,30 @@ export async function whipPublish(page: Page, url: string, token?: string): Prom
       const res = await fetch(url, { method: 'POST', headers, body: pc.localDescription!.sdp });
       if (res.status !== 201) return { location: '', status: res.status };
       await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
-      (window as unknown as { __pub: RTCPeerConnection }).__pub = pc;
-      await new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (pc.connectionState === 'connected') resolve();
-          if (pc.connectionState === 'failed') reject(new Error('publisher connection failed'));
-        };
-        pc.addEventListener('connectionstatechange', check);
-        check();
-        setTimeout(() => reject(new Error(`publisher not connected after 10 s (${pc.connectionState})`)), 10_000);
-      });
-      return { location: new URL(res.headers.get('Location')!, url).href, status: res.status };
+      (window as unknown as Record<string, RTCPeerConnection>)[kind === 'publish' ? '__pub' : '__view'] = pc;
+      if (kind === 'publish') {
+        await new Promise<void>((resolve, reject) => {
+          const check = () => {
+            if (pc.connectionState === 'connected') resolve();
+            if (pc.connectionState === 'failed') reject(new Error('publisher connection failed'));
+          };
+          pc.addEventListener('connectionstatechange', check);
+          check();
+          setTimeout(() => reject(new Error(`publisher not connected after 10 s (${pc.connectionState})`)), 10_000);
+        });
+      }
+      // Relative to the URL that answered: after a 307 that is the other instance.
+      return { location: new URL(res.headers.get('Location')!, res.url).href, status: res.status };
     },
-    { url, token },
+    { kind, url, token },
   );
 }
 
-/** In-page WHEP playback; resolves with the session URL once the peer connection is up. */
-export async function whepPlay(page: Page, url: string, token?: string): Promise<{ location: string; status: number }> {
-  await onOrigin(page, url);
-  return page.evaluate(
-    async ({ url, token }) => {
-      const pc = new RTCPeerConnection();
-      pc.addTransceiver('audio', { direction: 'recvonly' });
-      pc.addTransceiver('video', { direction: 'recvonly' });
-      await pc.setLocalDescription(await pc.createOffer());
-      await new Promise<void>((resolve) => {
-        if (pc.iceGatheringState === 'complete') return resolve();
-        pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
-        setTimeout(resolve, 2000);
-      });
-      const headers: Record<string, string> = { 'Content-Type': 'application/sdp' };
-      if (token) headers['Authorization'] = `Bearer ${token}`;
-      const res = await fetch(url, { method: 'POST', headers, body: pc.localDescription!.sdp });
-      if (res.status !== 201) return { location: '', status: res.status };
-      await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
-      (window as unknown as { __view: RTCPeerConnection }).__view = pc;
-      return { location: new URL(res.headers.get('Location')!, res.url).href, status: res.status };
-    },
-    { url, token },
-  );
-}
+/** In-page WHIP publish of the fake camera + microphone; resolves once connected. */
+export const whipPublish = (page: Page, url: string, token?: string) => session(page, 'publish', url, token);
+
+/** In-page WHEP playback; resolves with the session URL once answered. */
+export const whepPlay = (page: Page, url: string, token?: string) => session(page, 'view', url, token);
 
 /** The viewer's inbound-rtp counters (framesDecoded for video, packets for audio). */
 export async function viewerStats(page: Page): Promise<{ framesDecoded: number; audioPackets: number; state: string }> {

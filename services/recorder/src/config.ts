@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { commonConfigShape, envInt, envListen, envOptional, envString, loadConfig } from '@live-webrtc/shared';
+import { commonConfigShape, envInt, envListen, envOptional, envString, loadConfig, refineCommonConfig } from '@live-webrtc/shared';
 
 export const recorderConfigSchema = z
   .object({
@@ -35,14 +35,7 @@ export const recorderConfigSchema = z
     FFPROBE_PATH: envString('ffprobe'),
   })
   .superRefine((c, ctx) => {
-    const s3 = [c.S3_BUCKET, c.S3_ACCESS_KEY, c.S3_SECRET_KEY];
-    if (s3.some((v) => v !== undefined) && s3.some((v) => v === undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['S3_BUCKET'],
-        message: 'S3 storage needs S3_BUCKET, S3_ACCESS_KEY and S3_SECRET_KEY together',
-      });
-    }
+    refineCommonConfig(c, ctx);
     if (c.RECORDER_RTP_MAX_PORT - c.RECORDER_RTP_MIN_PORT < 3) {
       ctx.addIssue({
         code: 'custom',

@@ -1,7 +1,7 @@
 // The SFU's configuration: the shared surface plus the media plane's own variables.
 import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
-import { commonConfigShape, envInt, envListen, envOptional, envString, loadConfig } from '@live-webrtc/shared';
+import { commonConfigShape, envInt, envListen, envOptional, envString, loadConfig, refineCommonConfig } from '@live-webrtc/shared';
 
 export const sfuConfigSchema = z
   .object({
@@ -38,6 +38,7 @@ export const sfuConfigSchema = z
     RECORD_GRACE_SECONDS: envInt(0, 0, 3600),
   })
   .superRefine((c, ctx) => {
+    refineCommonConfig(c, ctx);
     if (c.RTC_MIN_PORT > c.RTC_MAX_PORT) {
       ctx.addIssue({ code: 'custom', path: ['RTC_MIN_PORT'], message: 'must not exceed RTC_MAX_PORT' });
     }
