@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { commonConfigSchema, ConfigError, loadConfig, parseListenAddress } from './config.js';
 
@@ -6,7 +7,7 @@ test('defaults give a usable embedded configuration', () => {
   const c = loadConfig(commonConfigSchema, {});
   assert.deepEqual(c.HTTP_ADDR, { host: '0.0.0.0', port: 8080 });
   assert.equal(c.RECORD_ENABLED, false);
-  assert.equal(c.RECORD_DIR, './records');
+  assert.equal(c.RECORD_DIR, join(process.cwd(), 'records'), 'made absolute at start');
   assert.equal(c.REDIS_URL, 'redis://127.0.0.1:6379');
   assert.deepEqual(c.TURN_URLS, []);
   assert.equal(c.S3_USE_SSL, true);

@@ -2,6 +2,7 @@
 // deployment document plus REDIS_URL. Each service extends `commonConfigShape` with its own
 // part and calls `loadConfig()` once at start; a bad value stops the process with a message
 // that names the variable and what it allows.
+import { resolve } from 'node:path';
 import { z } from 'zod';
 
 /** "1", "true", "yes", "on" → true; "0", "false", "no", "off", "" → false. */
@@ -89,7 +90,9 @@ export const commonConfigShape = {
   /** Record every room from its first publisher until it empties. Default off. */
   RECORD_ENABLED: envBool(false),
   /** Local recording storage (and the recorder's scratch space). Default ./records. */
-  RECORD_DIR: envString('./records'),
+  // Made absolute against the working directory at start: paths handed to ffmpeg (an ffconcat
+  // list resolves relative entries against its own directory) must not depend on who reads them.
+  RECORD_DIR: envString('./records').transform((v) => resolve(v)),
   TURN_URLS: envOptional().transform((v, ctx) => {
     if (v === undefined) return [] as string[];
     const urls = v

@@ -35,7 +35,8 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
     RECORDER_HTTP_ADDR: `127.0.0.1:${rec}`,
     REDIS_URL: `redis://127.0.0.1:${redis}`,
     REDIS_DATA_DIR: join(dataDir, 'redis'),
-    RECORD_DIR: join(dataDir, 'records'),
+    // Relative, as with `npm start`'s default: the services run in dataDir.
+    RECORD_DIR: 'records',
     RTC_LISTEN_IP: '127.0.0.1',
     RTC_MIN_PORT: String(rtc.min),
     RTC_MAX_PORT: String(rtc.max),
@@ -49,6 +50,7 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
+    cwd: dataDir,
   });
   const keep = (b: Buffer): void => {
     for (const line of b.toString().split('\n')) if (line) logs.push(line);

@@ -145,6 +145,29 @@ describe('the recordings API', () => {
     assert.ok(!('file' in outputs[0]!) && !('segments' in body) && !('version' in body), 'internal bookkeeping stays internal');
   });
 
+  test('a failed recording says why, and its unfinished outputs are failed too', async () => {
+    const rec = await store.create('fails', 'api');
+    await store.update(rec.id, (r) => ({
+      ...r,
+      outputs: [
+        { name: 'raw', file: 'raw.webm', contentType: 'video/webm', size: null, status: 'processing', progress: 0, durationMs: null },
+      ],
+    }));
+    await store.fail(rec.id, 'no_media', 'no decodable media reached the recorder');
+    const body = (await (await get(`/api/v1/recordings/${rec.id}`)).json()) as {
+      status: string;
+      error: { code: string; message: string };
+      outputs: { status: string }[];
+    };
+    assert.equal(body.status, 'failed');
+    assert.deepEqual(body.error, { code: 'no_media', message: 'no decodable media reached the recorder' });
+    assert.deepEqual(
+      body.outputs.map((o) => o.status),
+      ['failed'],
+    );
+    assert.deepEqual(await errorOf(await get(`/api/v1/recordings/${rec.id}/outputs/raw`)), { status: 409, code: 'output_not_ready' });
+  });
+
   test('downloads the raw output whole and by range; other outputs answer what they are', async () => {
     const rec = await recording('dl', 'ready');
     const whole = await get(`/api/v1/recordings/${rec.id}/outputs/raw`);

@@ -12,7 +12,7 @@ test('defaults: health on 127.0.0.1:8083, RTP on 127.0.0.1, 50 captures, 10 s se
   assert.equal(c.SEGMENT_SECONDS, 10);
   assert.equal(c.FIRST_FRAME_TIMEOUT_MS, 15000);
   assert.equal(c.RECORDER_MEDIA_TIMEOUT_SECONDS, 60);
-  assert.equal(c.RECORDER_WORK_DIR, join('./records', '.work'));
+  assert.equal(c.RECORDER_WORK_DIR, join(process.cwd(), 'records', '.work'), 'absolute, under RECORD_DIR');
 });
 
 test('the work directory follows RECORD_DIR unless set', () => {

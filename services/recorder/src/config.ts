@@ -1,7 +1,7 @@
 // The recorder's configuration: the shared surface plus where its ffmpeg listens, how many
 // captures it runs and how it cuts segments. Parsed once at start (main.ts hands in process.env).
 import { isIP } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { commonConfigShape, envInt, envListen, envOptional, envString, loadConfig, refineCommonConfig } from '@live-webrtc/shared';
 
@@ -44,7 +44,7 @@ export const recorderConfigSchema = z
       });
     }
   })
-  .transform((c) => ({ ...c, RECORDER_WORK_DIR: c.RECORDER_WORK_DIR ?? join(c.RECORD_DIR, '.work') }));
+  .transform((c) => ({ ...c, RECORDER_WORK_DIR: c.RECORDER_WORK_DIR ? resolve(c.RECORDER_WORK_DIR) : join(c.RECORD_DIR, '.work') }));
 
 export type RecorderConfig = z.output<typeof recorderConfigSchema>;
 

@@ -136,11 +136,16 @@ export class RecordingStore {
     return this.update(id, (r) => transition(r, to, this.now(), patch));
   }
 
-  /** Marks a non-terminal recording failed with a reason; a terminal one is left as it is. */
+  /**
+   * Marks a non-terminal recording failed with a reason; a terminal one is left as it is.
+   * Outputs still pending or processing fail with it (nothing will finish them).
+   */
   fail(id: string, code: string, message: string): Promise<Recording> {
-    return this.update(id, (r) =>
-      r.status === 'ready' || r.status === 'failed' ? null : transition(r, 'failed', this.now(), { error: { code, message } }),
-    );
+    return this.update(id, (r) => {
+      if (r.status === 'ready' || r.status === 'failed') return null;
+      const outputs = r.outputs.map((o) => (o.status === 'ready' ? o : { ...o, status: 'failed' as const }));
+      return transition({ ...r, outputs }, 'failed', this.now(), { error: { code, message } });
+    });
   }
 
   async list(q: ListQuery): Promise<{ items: Recording[]; nextCursor: string | null }> {

@@ -132,6 +132,10 @@ test('the concat list needs timing for every segment but the last', () => {
   assert.equal(buildConcatList([{ path: '/a', run: 0, start: null, end: null }]), "ffconcat version 1.0\nfile '/a'\n");
 });
 
+test('the concat list refuses relative paths (ffmpeg would resolve them against the list)', () => {
+  assert.throws(() => buildConcatList([{ path: 'records/.work/seg-00000.mkv', run: 0, start: 0, end: 1 }]), /must be absolute/);
+});
+
 test('finalize joins with the concat demuxer and copies into the chosen container', () => {
   const argv = toArgv(finalizeArgs({ listPath: '/w/l.ffconcat', outputPath: '/w/raw.webm', format: 'webm' }));
   assert.deepEqual(argv.slice(argv.indexOf('-f'), argv.indexOf('-i') + 2), ['-f', 'concat', '-safe', '0', '-i', '/w/l.ffconcat']);

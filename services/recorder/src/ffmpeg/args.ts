@@ -1,6 +1,6 @@
 // ffmpeg invocations as data: what the capture and finalize steps run, built by pure functions
 // (unit-tested) and executed by runner.ts.
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 
 /** One ffmpeg run: global options, inputs (each with its options) and one output. */
 export interface FfmpegInvocation {
@@ -154,6 +154,8 @@ const fmt = (s: number): string => s.toFixed(6);
 export function buildConcatList(segments: readonly ConcatSegment[]): string {
   const lines = ['ffconcat version 1.0'];
   segments.forEach((cur, i) => {
+    // ffmpeg resolves a relative entry against the list's own directory, not ours.
+    if (!isAbsolute(cur.path)) throw new RangeError(`segment path must be absolute: ${cur.path}`);
     lines.push(`file ${quoteConcatPath(cur.path)}`);
     const next = segments[i + 1];
     if (!next) return; // the last file ends where its packets end
