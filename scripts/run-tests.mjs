@@ -4,7 +4,7 @@
 //   int:  *.int.test.js          e2e: tests/dist/e2e/**/*.test.js
 // Usage: node scripts/run-tests.mjs <unit|int|e2e|all> [name-filter]
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -25,6 +25,10 @@ function walk(dir, out) {
   }
   return out;
 }
+
+// The integration tests import mediasoup in-process; it reads MEDIASOUP_WORKER_BIN on import.
+const packagedWorker = join(root, '.deps/mediasoup-worker/usr/lib/x86_64-linux-gnu/mediasoup/mediasoup-worker');
+if (!process.env.MEDIASOUP_WORKER_BIN && existsSync(packagedWorker)) process.env.MEDIASOUP_WORKER_BIN = packagedWorker;
 
 const all = roots.flatMap((r) => walk(join(root, r), [])).sort();
 const tierOf = (f) => (f.startsWith('tests/dist/e2e/') ? 'e2e' : f.endsWith('.int.test.js') ? 'int' : 'unit');

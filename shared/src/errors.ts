@@ -1,5 +1,6 @@
 // One error catalogue: every error a client can see has a stable snake_case code, an HTTP
 // status and whether retrying can help. Unknown errors become a generic 500 (never leaked).
+import { isRedisUnavailable } from './redis.js';
 
 export class AppError extends Error {
   constructor(
@@ -45,6 +46,13 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
       e.status === 413 ? 'payload_too_large' : e.status === 415 ? 'unsupported_media_type' : json ? 'invalid_json' : 'bad_request';
     const message = json ? `the body is not valid JSON: ${String(e.message)}` : e.expose === true ? String(e.message) : 'bad request';
     return { status: e.status, body: { error: { code, message } }, expected: true };
+  }
+  if (isRedisUnavailable(err)) {
+    return {
+      status: 503,
+      body: { error: { code: 'redis_unavailable', message: 'shared state (Redis) is not reachable; retry shortly' } },
+      expected: false,
+    };
   }
   return { status: 500, body: { error: { code: 'internal', message: 'internal server error' } }, expected: false };
 }

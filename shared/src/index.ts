@@ -10,6 +10,7 @@ export * from './auth.js';
 export * from './metrics.js';
 export * from './http.js';
 export * from './tracing.js';
+export * from './lifecycle.js';
 export * from './queue/index.js';
 export * from './storage/index.js';
 export * from './recordings/index.js';

@@ -1,11 +1,49 @@
 // Redis connections and the key layout every service agrees on.
 import { Redis } from 'ioredis';
+import type { Logger } from './logging.js';
 
 export type { Redis };
 
-/** A connection usable by BullMQ too (it requires maxRetriesPerRequest: null). */
-export function createRedis(url: string, name: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, connectionName: name, lazyConnect: false });
+export interface RedisConnectionOptions {
+  /**
+   * `requests` (default): commands fail within seconds while Redis is down, so an HTTP request
+   * gets a 503 instead of hanging. `workers`: commands wait for Redis to come back, as BullMQ
+   * workers require (maxRetriesPerRequest: null).
+   */
+  purpose?: 'requests' | 'workers';
+  /** Connection errors are logged here (at most every 10 s), not printed unstructured. */
+  logger?: Pick<Logger, 'warn'>;
+}
+
+export function createRedis(url: string, name: string, o: RedisConnectionOptions = {}): Redis {
+  const forRequests = (o.purpose ?? 'requests') === 'requests';
+  const redis = new Redis(url, {
+    connectionName: name,
+    lazyConnect: false,
+    maxRetriesPerRequest: forRequests ? 2 : null,
+    ...(forRequests ? { commandTimeout: 3000 } : {}),
+  });
+  let lastLog = 0;
+  redis.on('error', (err: Error) => {
+    if (Date.now() - lastLog < 10_000) return;
+    lastLog = Date.now();
+    o.logger?.warn({ err: err.message, connection: name }, 'redis connection error (retrying)');
+  });
+  return redis;
+}
+
+/**
+ * Whether `err` means "Redis is not answering" rather than a bug: ioredis gives these no class
+ * of their own beyond MaxRetriesPerRequestError, so its two messages are matched too.
+ */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return (
+    err.name === 'MaxRetriesPerRequestError' ||
+    err.message === 'Command timed out' ||
+    err.message === 'Connection is closed.' ||
+    err.message.startsWith("Stream isn't writeable")
+  );
 }
 
 /** Key names, all under one prefix so deployments can share a Redis. */

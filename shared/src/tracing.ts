@@ -1,6 +1,9 @@
-// OpenTelemetry bootstrap: traces go to OTEL_EXPORTER_OTLP_ENDPOINT over the configured
-// protocol when it is set; otherwise tracing stays a no-op (the API's spans cost nothing).
-import { trace, type Tracer } from '@opentelemetry/api';
+// OpenTelemetry: traces go to OTEL_EXPORTER_OTLP_ENDPOINT over OTEL_EXPORTER_OTLP_PROTOCOL when
+// the endpoint is set; otherwise every span below is a no-op that costs next to nothing.
+// The SDK is process-global, so each service's main.ts starts it once (startTracing) before the
+// service itself; services only create spans (HTTP requests, jobs) through @opentelemetry/api.
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import type Koa from 'koa';
 import type { CommonConfig } from './config.js';
 
 export { trace, type Tracer };
@@ -11,8 +14,15 @@ export function otlpUrl(endpoint: string, protocol: CommonConfig['OTEL_EXPORTER_
   return protocol === 'grpc' ? base : `${base.replace(/\/$/, '')}/v1/traces`;
 }
 
-/** Starts the SDK when an endpoint is configured; returns a shutdown function. */
-export async function startTracing(c: CommonConfig, service: string): Promise<() => Promise<void>> {
+/**
+ * Starts the SDK when an endpoint is configured; returns a shutdown function that flushes the
+ * spans still buffered. service.name is `${OTEL_SERVICE_NAME}-${service}` (…-api, …-sfu,
+ * …-recorder), so the three processes stay apart in a trace viewer.
+ */
+export async function startTracing(
+  c: Pick<CommonConfig, 'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_EXPORTER_OTLP_PROTOCOL' | 'OTEL_SERVICE_NAME'>,
+  service: string,
+): Promise<() => Promise<void>> {
   if (!c.OTEL_EXPORTER_OTLP_ENDPOINT) return async () => {};
   // Loaded lazily: the SDK is large and most single-machine setups never enable it.
   const { NodeSDK } = await import('@opentelemetry/sdk-node');
@@ -21,13 +31,75 @@ export async function startTracing(c: CommonConfig, service: string): Promise<()
   const exporter =
     c.OTEL_EXPORTER_OTLP_PROTOCOL === 'grpc'
       ? new (await import('@opentelemetry/exporter-trace-otlp-grpc')).OTLPTraceExporter({ url })
-      : new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter({ url });
+      : c.OTEL_EXPORTER_OTLP_PROTOCOL === 'http/protobuf'
+        ? new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter({ url })
+        : new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter({ url });
   const sdk = new NodeSDK({
-    resource: resourceFromAttributes({ 'service.name': `${c.OTEL_SERVICE_NAME}-${service}` }),
+    // serviceName, not a resource attribute: the SDK's env detector would put the bare
+    // OTEL_SERVICE_NAME over a resource's service.name.
+    serviceName: `${c.OTEL_SERVICE_NAME}-${service}`,
+    resource: resourceFromAttributes({ 'service.namespace': c.OTEL_SERVICE_NAME }),
     traceExporter: exporter,
+    // Only our own spans: no auto-instrumentation of every library.
+    instrumentations: [],
   });
   sdk.start();
   return () => sdk.shutdown();
 }
 
 export const tracer = (service: string): Tracer => trace.getTracer(`live-webrtc-${service}`);
+
+const UNTRACED = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * A server span per HTTP request, named by route template, continuing the caller's trace when
+ * the request carries a `traceparent` (the API's relay to the SFU sends one). Goes first, so
+ * the status it records is the one the client got.
+ */
+export function tracingMiddleware(service: string): Koa.Middleware {
+  const t = tracer(service);
+  return async (ctx, next) => {
+    if (UNTRACED.has(ctx.path)) return next();
+    const parent = propagation.extract(context.active(), ctx.headers);
+    await t.startActiveSpan(
+      ctx.method,
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': ctx.method, 'url.path': ctx.path } },
+      parent,
+      async (span) => {
+        try {
+          await next();
+        } finally {
+          const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute;
+          if (route) {
+            span.updateName(`${ctx.method} ${String(route)}`);
+            span.setAttribute('http.route', String(route));
+          }
+          span.setAttribute('http.response.status_code', ctx.status);
+          if (ctx.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+          span.end();
+        }
+      },
+    );
+  };
+}
+
+/** Adds the active trace context to outgoing request headers (W3C traceparent). */
+export function injectTraceContext(headers: Record<string, string>): Record<string, string> {
+  propagation.inject(context.active(), headers);
+  return headers;
+}
+
+/** Runs `fn` in a span named `name`; the span records a thrown error and ends either way. */
+export async function inSpan<T>(service: string, name: string, attributes: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  return tracer(service).startActiveSpan(name, { attributes }, async (span) => {
+    try {
+      return await fn();
+    } catch (err) {
+      span.recordException(err instanceof Error ? err : new Error(String(err)));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}

@@ -292,3 +292,29 @@ describe('auth', () => {
     assert.equal((await get(`/api/v1/recordings/${mine.id}`, { Authorization: `Bearer ${expired.token}` })).status, 401);
   });
 });
+
+describe('when Redis goes away', () => {
+  test('requests get a 503 JSON error instead of hanging, and readiness says why', { timeout: 30_000 }, async () => {
+    const own = await startRedis();
+    const config = loadApiConfig({
+      REDIS_URL: own.url,
+      RECORD_DIR: join(dir, 'records-down'),
+      HTTP_ADDR: '127.0.0.1:0',
+      LOG_LEVEL: 'silent',
+    });
+    const running = await startApi(config, { logger: createLogger('api', 'silent') });
+    try {
+      const base = `http://127.0.0.1:${running.port}`;
+      assert.equal((await fetch(`${base}/api/v1/rooms`)).status, 200);
+      await own.stop();
+      assert.deepEqual(await errorOf(await fetch(`${base}/api/v1/rooms`)), { status: 503, code: 'redis_unavailable' });
+      const ready = await fetch(`${base}/readyz`);
+      assert.equal(ready.status, 503);
+      assert.notEqual(((await ready.json()) as { checks: Record<string, string> }).checks['redis'], 'ok');
+      assert.equal((await fetch(`${base}/healthz`)).status, 200, 'the process itself is up');
+    } finally {
+      await running.close();
+      await own.stop();
+    }
+  });
+});

@@ -3,7 +3,14 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { errorMiddleware, metricsMiddleware, opsMiddleware, type Metrics, type ReadinessCheck } from '@live-webrtc/shared';
+import {
+  errorMiddleware,
+  metricsMiddleware,
+  opsMiddleware,
+  tracingMiddleware,
+  type Metrics,
+  type ReadinessCheck,
+} from '@live-webrtc/shared';
 import type { ApiDeps } from './deps.js';
 import { sfuProxy } from './http/proxy.js';
 import { webPage } from './http/web.js';
@@ -15,6 +22,7 @@ import { tokenRoutes } from './routes/tokens.js';
 export function createApiApp(d: ApiDeps, o: { sfuUrl: string; metrics: Metrics; checks: Record<string, ReadinessCheck> }): Koa {
   const app = new Koa();
   app.proxy = true;
+  app.use(tracingMiddleware('api'));
   app.use(errorMiddleware(d.logger));
   app.use(metricsMiddleware(o.metrics));
   app.use(opsMiddleware({ metrics: o.metrics, checks: o.checks }));

@@ -28,7 +28,7 @@ export interface RunningApi {
 export async function startApi(c: ApiConfig, opts: { logger?: Logger } = {}): Promise<RunningApi> {
   const logger = opts.logger ?? createLogger('api', c.LOG_LEVEL);
   const keys = redisKeys(c.REDIS_PREFIX);
-  const redis = createRedis(c.REDIS_URL, 'api');
+  const redis = createRedis(c.REDIS_URL, 'api', { logger });
   const storage = createStorage(c);
   await storage.init();
   const metrics = createMetrics('api');

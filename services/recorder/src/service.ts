@@ -24,6 +24,7 @@ import {
   listen,
   metricsMiddleware,
   opsMiddleware,
+  tracingMiddleware,
   pingRedis,
   QUEUES,
   RecordingStore,
@@ -61,12 +62,9 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
   // Fail at start, not at the first recording, when ffmpeg is missing or lacks a format.
   await checkFfmpeg(c.FFMPEG_PATH);
   const keys = redisKeys(c.REDIS_PREFIX);
-  const redis = createRedis(c.REDIS_URL, 'recorder');
-  // ioredis reconnects by itself; without a listener it would print every error unstructured.
-  redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
-  const subscriber = redis.duplicate();
-  subscriber.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis subscriber connection error'));
-  const hub = new ChannelHub(subscriber);
+  // Jobs wait for Redis to come back rather than fail (BullMQ workers need that anyway).
+  const redis = createRedis(c.REDIS_URL, 'recorder', { purpose: 'workers', logger });
+  const hub = new ChannelHub(createRedis(c.REDIS_URL, 'recorder-sub', { purpose: 'workers', logger }));
   const storage = createStorage(c);
   await storage.init();
   await mkdir(c.RECORDER_WORK_DIR, { recursive: true });
@@ -137,6 +135,7 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
   });
 
   const app = new Koa();
+  app.use(tracingMiddleware('recorder'));
   app.use(errorMiddleware(logger));
   app.use(metricsMiddleware(metrics));
   app.use(

@@ -58,8 +58,8 @@ export interface RunningSfu {
 export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Promise<RunningSfu> {
   const logger = opts.logger ?? createLogger('sfu', c.LOG_LEVEL);
   const keys = redisKeys(c.REDIS_PREFIX);
-  const redis = createRedis(c.REDIS_URL, `sfu-${c.INSTANCE_ID}`);
-  const hub = new ChannelHub(redis.duplicate());
+  const redis = createRedis(c.REDIS_URL, `sfu-${c.INSTANCE_ID}`, { logger });
+  const hub = new ChannelHub(createRedis(c.REDIS_URL, `sfu-${c.INSTANCE_ID}-sub`, { logger }));
   const storage = createStorage(c);
   await storage.init();
   const metrics = createMetrics('sfu');

@@ -3,6 +3,7 @@
 import { Queue, Worker, UnrecoverableError, type Job, type JobsOptions, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { inSpan } from '../tracing.js';
 import { JOB_QUEUE, JOB_SCHEMAS, type JobData, type JobName, type QueueName } from './jobs.js';
 
 export * from './jobs.js';
@@ -66,7 +67,18 @@ export function createWorker(
         logger.error({ jobId: job.id, issues: parsed.error.issues }, 'job payload does not match its schema');
         throw new UnrecoverableError(`invalid ${name} payload: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
       }
-      return handler(parsed.data, job, signal ?? new AbortController().signal);
+      const data = parsed.data as { recordingId?: string };
+      return inSpan(
+        'jobs',
+        `job ${name}`,
+        {
+          'job.id': String(job.id),
+          'job.queue': queue,
+          'job.attempt': String(job.attemptsMade + 1),
+          'recording.id': data.recordingId ?? '',
+        },
+        () => handler(parsed.data, job, signal ?? new AbortController().signal),
+      );
     },
     { connection, prefix: `${prefix}:bull`, concurrency, ...rest },
   );

@@ -2,7 +2,7 @@
 // SFU as they are; the SFU answers, including its 307 redirects to another instance.
 import type Koa from 'koa';
 import getRawBody from 'raw-body';
-import { payloadTooLarge, unavailable } from '@live-webrtc/shared';
+import { injectTraceContext, payloadTooLarge, unavailable } from '@live-webrtc/shared';
 
 const PASS_REQUEST = ['content-type', 'authorization', 'x-auth-token', 'if-match', 'origin'];
 const PASS_RESPONSE = [
@@ -42,7 +42,7 @@ export function sfuProxy(sfuUrl: string, maxBody: number): Koa.Middleware {
     try {
       res = await fetch(`${sfuUrl}${ctx.url}`, {
         method: ctx.method,
-        headers,
+        headers: injectTraceContext(headers),
         ...(body ? { body } : {}),
         redirect: 'manual',
         signal: AbortSignal.timeout(15_000),

@@ -1,7 +1,16 @@
 // /api/v1/rooms: every instance's rooms, from the shared registry; starting a recording is
 // relayed to the instance that owns the room.
 import Router from '@koa/router';
-import { AppError, notFound, ROOM_NAME_RE, badRequest, unavailable, type RoomInfo, type RoomRegistry } from '@live-webrtc/shared';
+import {
+  AppError,
+  injectTraceContext,
+  notFound,
+  ROOM_NAME_RE,
+  badRequest,
+  unavailable,
+  type RoomInfo,
+  type RoomRegistry,
+} from '@live-webrtc/shared';
 import type { ApiDeps } from '../deps.js';
 import { authenticated, principalOf, requireGrant } from '../http/auth.js';
 
@@ -48,7 +57,7 @@ export function roomRoutes(d: ApiDeps): Router {
     try {
       res = await fetch(`${owner.internalUrl}/internal/v1/rooms/${name}/recordings`, {
         method: 'POST',
-        headers: d.internalAuthHeaders,
+        headers: injectTraceContext({ ...d.internalAuthHeaders }),
         signal: AbortSignal.timeout(10_000),
       });
     } catch {

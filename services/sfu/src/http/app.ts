@@ -10,6 +10,7 @@ import {
   metricsMiddleware,
   notFound,
   opsMiddleware,
+  tracingMiddleware,
   presentRecording,
   readTextBody,
   ROOM_NAME_RE,
@@ -204,6 +205,7 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
     ctx.body = presentRecording(rec);
   });
 
+  app.use(tracingMiddleware('sfu'));
   app.use(errorMiddleware(d.logger));
   app.use(cors());
   app.use(metricsMiddleware(d.metrics));

@@ -38,12 +38,16 @@ export class WorkerPool extends EventEmitter<{ workerdied: [Worker] }> {
   async #spawn(index: number): Promise<Worker> {
     const span = Math.floor((this.opts.rtcMaxPort - this.opts.rtcMinPort + 1) / this.opts.count);
     const rtcMinPort = this.opts.rtcMinPort + index * span;
-    const worker = await mediasoup.createWorker({
-      logLevel: 'warn',
-      rtcMinPort,
-      rtcMaxPort: rtcMinPort + span - 1,
-      appData: { index },
-    });
+    const worker = await mediasoup
+      .createWorker({ logLevel: 'warn', rtcMinPort, rtcMaxPort: rtcMinPort + span - 1, appData: { index } })
+      .catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        throw new Error(
+          `the mediasoup worker binary was not found (${(err as NodeJS.ErrnoException).path ?? '?'}): run scripts/install-system.sh, ` +
+            'or set MEDIASOUP_WORKER_BIN to a mediasoup-worker matching mediasoup 3.8.4',
+          { cause: err },
+        );
+      });
     worker.on('died', (err) => {
       this.opts.logger.error({ err, pid: worker.pid }, 'mediasoup worker died; replacing it');
       this.emit('workerdied', worker);
