@@ -4,9 +4,13 @@
 // who leaves and returns, and two instances sharing one Redis — a viewer sent to the wrong one
 // is redirected and plays, and a killed instance's room is freed for the other.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { launchBrowser, viewerStats, whepPlay, whipPublish, type Browser } from '../support/browser.js';
+import { ffprobe, firstVideoPacketIsKey } from '../support/ffprobe.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { startStack, type Stack } from '../support/stack.js';
 
@@ -108,6 +112,70 @@ describe('broadcasting with Chromium over WHIP and WHEP', { timeout: 180_000 }, 
     }
   });
 });
+
+describe('codecs beyond VP8', { timeout: 180_000 }, () => {
+  let browser: Browser;
+  let stack: Stack;
+  before(async () => {
+    [browser, stack] = await Promise.all([launchBrowser(), startStack()]);
+  });
+  after(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  for (const [codec, probeName, container] of [
+    ['VP9', 'vp9', 'video/webm'],
+    ['H264', 'h264', 'video/x-matroska'],
+  ] as const) {
+    test(`a ${codec} publisher is watched and recorded in ${codec}`, async () => {
+      const room = `codec-${codec.toLowerCase()}`;
+      const pub = await whipPublish(browser.page, `${stack.url}/api/whip/publish/${room}`, undefined, codec);
+      assert.equal(pub.status, 201);
+      const viewer = await browser.context.newPage();
+      const dir = await mkdtemp(join(tmpdir(), 'lw-codec-'));
+      try {
+        assert.equal((await whepPlay(viewer, `${stack.url}/api/whep/play/${room}`)).status, 201);
+        await decodes(viewer, 20);
+        const started = await fetch(`${stack.url}/api/v1/rooms/${room}/recordings`, { method: 'POST' });
+        assert.equal(started.status, 201);
+        const { id } = (await started.json()) as { id: string };
+        const rec = async () => (await (await fetch(`${stack.url}/api/v1/recordings/${id}`)).json()) as RecordingBody;
+        await until(async () => (await rec()).status === 'active', 20_000, 'active');
+        await sleep(2000);
+        assert.equal((await fetch(`${stack.url}/api/v1/recordings/${id}/stop`, { method: 'POST' })).status, 202);
+        await until(async () => (await rec()).status === 'ready', 30_000, 'ready');
+        const body = await rec();
+        assert.deepEqual(body.tracks.map((t) => `${t.kind}/${t.codec}`).sort(), ['audio/opus', `video/${probeName}`]);
+        const raw = await fetch(`${stack.url}/api/v1/recordings/${id}/outputs/raw`);
+        assert.equal(raw.headers.get('content-type'), container, 'VP8/VP9 + Opus go to WebM, H.264 to Matroska');
+        const file = join(dir, 'raw');
+        await writeFile(file, Buffer.from(await raw.arrayBuffer()));
+        const probe = await ffprobe(file);
+        assert.deepEqual(probe.streams.map((s) => `${s.codec_type}/${s.codec_name}`).sort(), ['audio/opus', `video/${probeName}`]);
+        assert.ok(await firstVideoPacketIsKey(file), 'the recording starts on a keyframe');
+      } finally {
+        await unpublish(browser.page, pub.location);
+        await viewer.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
+interface RecordingBody {
+  status: string;
+  tracks: { kind: string; codec: string }[];
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await sleep(100);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
 
 describe('two instances on one Redis', { timeout: 180_000 }, () => {
   let browser: Browser;

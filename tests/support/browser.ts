@@ -63,14 +63,24 @@ async function session(
   kind: 'publish' | 'view',
   url: string,
   token: string | undefined,
+  videoCodec?: string,
 ): Promise<{ location: string; status: number }> {
   await onOrigin(page, url);
   return page.evaluate(
-    async ({ kind, url, token }) => {
+    async ({ kind, url, token, videoCodec }) => {
       const pc = new RTCPeerConnection();
       if (kind === 'publish') {
         const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360, frameRate: 30 } });
-        for (const t of stream.getTracks()) pc.addTransceiver(t, { direction: 'sendonly' });
+        for (const t of stream.getTracks()) {
+          const tr = pc.addTransceiver(t, { direction: 'sendonly' });
+          // Offer only this video codec (and its RTX), as a client configured for it would.
+          if (t.kind === 'video' && videoCodec) {
+            const codecs = RTCRtpSender.getCapabilities('video')?.codecs ?? [];
+            const wanted = codecs.filter((c) => c.mimeType.toLowerCase() === `video/${videoCodec.toLowerCase()}`);
+            if (wanted.length === 0) throw new Error(`this browser cannot send ${videoCodec}`);
+            tr.setCodecPreferences([...wanted, ...codecs.filter((c) => c.mimeType.toLowerCase() === 'video/rtx')]);
+          }
+        }
       } else {
         pc.addTransceiver('audio', { direction: 'recvonly' });
         pc.addTransceiver('video', { direction: 'recvonly' });
@@ -101,12 +111,13 @@ async function session(
       // Relative to the URL that answered: after a 307 that is the other instance.
       return { location: new URL(res.headers.get('Location')!, res.url).href, status: res.status };
     },
-    { kind, url, token },
+    { kind, url, token, videoCodec },
   );
 }
 
-/** In-page WHIP publish of the fake camera + microphone; resolves once connected. */
-export const whipPublish = (page: Page, url: string, token?: string) => session(page, 'publish', url, token);
+/** In-page WHIP publish of the fake camera + microphone (optionally offering one video codec only); resolves once connected. */
+export const whipPublish = (page: Page, url: string, token?: string, videoCodec?: 'VP8' | 'VP9' | 'H264') =>
+  session(page, 'publish', url, token, videoCodec);
 
 /** In-page WHEP playback; resolves with the session URL once answered. */
 export const whepPlay = (page: Page, url: string, token?: string) => session(page, 'view', url, token);

@@ -97,6 +97,9 @@ export function captureArgs(o: CaptureArgsOptions): FfmpegInvocation {
     outputOptions: [
       '-map', '0',
       '-c', 'copy',
+      // ffmpeg's stream copy skips frames until one is flagged a keyframe, and its VP9 RTP
+      // depacketizer flags none. mediasoup already starts each consumer on a keyframe.
+      '-copyinkf',
       '-f', 'segment',
       // Matroska survives a killed writer; every codec fits (finalize picks webm/mkv).
       '-segment_format', 'matroska',

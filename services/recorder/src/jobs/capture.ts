@@ -35,6 +35,8 @@ import { runFfmpeg, type FfmpegExit, type FfmpegProcess } from '../ffmpeg/runner
 import { buildCaptureSdp } from '../ffmpeg/sdp.js';
 import { waitUntilBound, type PortPair } from '../ports.js';
 import { sendRtcpBye } from '../rtcp.js';
+import { RtpRelay } from '../rtp/relay.js';
+import { toFfmpegVp9Packet } from '../rtp/vp9.js';
 import { recordingWorkDir, type RecorderDeps } from './deps.js';
 import { SegmentUploader } from './segments.js';
 
@@ -158,7 +160,12 @@ class Capture {
   readonly #id: string;
   readonly #dir: string;
   readonly #stop = deferred<CaptureEndReason>();
+  /** The pairs ffmpeg reads. */
   #ports: PortPair[] = [];
+  /** What the SFU is told, per track: ffmpeg's pair, or a relay's. */
+  #announced: PortPair[] = [];
+  #relays: RtpRelay[] = [];
+  #relayPorts: PortPair[] = [];
   #sawFirstFrame = false;
   #ending = false;
   #probeFailed = false;
@@ -211,12 +218,12 @@ class Capture {
         host: d.settings.host,
         tracks: this.#data.tracks.map((t, i) => ({
           trackId: t.trackId,
-          rtpPort: this.#ports[i]!.rtpPort,
-          rtcpPort: this.#ports[i]!.rtcpPort,
+          rtpPort: this.#announced[i]!.rtpPort,
+          rtcpPort: this.#announced[i]!.rtcpPort,
         })),
       });
       this.#listeningAt = Date.now();
-      this.#log.info({ ports: this.#ports.map((p) => p.rtpPort), host: d.settings.host }, 'capture listening');
+      this.#log.info({ ports: this.#announced.map((p) => p.rtpPort), host: d.settings.host }, 'capture listening');
       this.#firstFrameTimer = setTimeout(() => {
         if (!this.#sawFirstFrame) this.#stop.resolve('no_media');
       }, d.settings.firstFrameTimeoutMs);
@@ -242,7 +249,7 @@ class Capture {
         exit = await running.exited;
       }
       this.#endWatching();
-      d.ports.release(this.#ports);
+      this.#releasePorts();
       const { uploaded, failed } = await uploader.finish();
       await this.#firstFrameSaved;
       this.#log.info({ reason, exit: { code: exit.code, signal: exit.signal, killed: exit.killed }, uploaded, failed }, 'capture ended');
@@ -252,7 +259,7 @@ class Capture {
       // recording clearly rather than leave it `starting` forever.
       this.#endWatching();
       if (ffmpeg?.running) await this.#stopFfmpeg(ffmpeg);
-      d.ports.release(this.#ports);
+      this.#releasePorts();
       if (uploader) await uploader.finish().catch(() => ({ uploaded: 0, failed: 0 }));
       const message = err instanceof Error ? err.message : String(err);
       const code = this.#signal.aborted && !this.#sawFirstFrame ? 'recorder_shutdown' : 'capture_failed';
@@ -331,17 +338,44 @@ class Capture {
       try {
         const ports = this.#ports.flatMap((p) => [p.rtpPort, p.rtcpPort]);
         await waitUntilBound(ports, { timeoutMs: 5000, signal: AbortSignal.any([exitedEarly.signal, this.#signal]) });
+        await this.#startRelays();
         return ff;
       } catch (err) {
         lastErr = err;
         this.#log.warn({ err, attempt }, 'ffmpeg did not bind its ports');
         await ff.stop({ killAfterMs: 1000 });
-        d.ports.release(this.#ports);
-        this.#ports = [];
+        this.#releasePorts();
         if (this.#signal.aborted) break;
       }
     }
     throw lastErr instanceof Error ? lastErr : new Error(String(lastErr));
+  }
+
+  /**
+   * Puts a relay in front of ffmpeg for tracks it cannot read as the SFU sends them (VP9: see
+   * rtp/vp9.ts); the SFU is told the relay's ports. Other tracks go to ffmpeg directly.
+   */
+  async #startRelays(): Promise<void> {
+    const d = this.#d;
+    this.#announced = [...this.#ports];
+    for (const [i, t] of this.#data.tracks.entries()) {
+      if (codecName(t.codec.mimeType) !== 'vp9') continue;
+      const [listen] = await d.ports.allocate(1);
+      this.#relayPorts.push(listen!);
+      const pt = t.codec.payloadType;
+      this.#relays.push(
+        await RtpRelay.start({ host: d.settings.host, listen: listen!, target: this.#ports[i]!, rewrite: (m) => toFfmpegVp9Packet(m, pt) }),
+      );
+      this.#announced[i] = listen!;
+    }
+  }
+
+  /** Closes the relays and returns every port pair of this run. Safe to call twice. */
+  #releasePorts(): void {
+    for (const r of this.#relays.splice(0)) r.close();
+    this.#d.ports.release([...this.#ports, ...this.#relayPorts]);
+    this.#ports = [];
+    this.#relayPorts = [];
   }
 
   /**
