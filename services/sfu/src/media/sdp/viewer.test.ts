@@ -14,6 +14,7 @@ import { FIREFOX_128_PUBLISH, FIREFOX_128_VIEW } from './fixtures/firefox.js';
 import { SAFARI_17_PUBLISH, SAFARI_17_VIEW } from './fixtures/safari.js';
 import { OBS_30_PUBLISH } from './fixtures/obs.js';
 import { LIBWEBRTC_NATIVE_PUBLISH } from './fixtures/libwebrtc.js';
+import { WRTC_010_VIEW } from './fixtures/wrtc.js';
 import { LOCAL } from './fixtures/local.js';
 import { consume, pipeTo, produce, routerCapabilities } from './fixtures/mediasoup.js';
 
@@ -37,6 +38,8 @@ interface ViewerCase {
    * capabilities for both kinds Firefox's audio consumer also gets abs-send-time 4.
    */
   extensions: { audio: string[]; video: string[] };
+  /** The viewer decodes no H.264: an H.264 publisher's video cannot reach it (no transcoding). */
+  noH264?: boolean;
 }
 
 const ABS_SEND_TIME = 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time';
@@ -44,6 +47,7 @@ const VIEWERS: Record<string, ViewerCase> = {
   'Chromium 156': { sdp: CHROMIUM_156_VIEW, rtx: true, extensions: { audio: [], video: [] } },
   'Chrome 120': { sdp: CHROME_120_VIEW, rtx: true, extensions: { audio: [], video: [] } },
   'Safari 17': { sdp: SAFARI_17_VIEW, rtx: true, extensions: { audio: [], video: [] } },
+  'libwebrtc (wrtc 0.10, recorded)': { sdp: WRTC_010_VIEW, rtx: true, extensions: { audio: [], video: [] }, noH264: true },
   'Firefox 128': { sdp: FIREFOX_128_VIEW, rtx: false, extensions: { audio: [`4 ${ABS_SEND_TIME}`], video: [`4 ${ABS_SEND_TIME}`] } },
 };
 
@@ -82,6 +86,24 @@ function watch(publisherSdp: string, viewerSdp: string, opts: { perProducer?: bo
 describe("WHEP end to end: every publisher × every viewer plays with the viewer's own numbering", () => {
   for (const [pubName, pubSdp] of Object.entries(PUBLISHERS)) {
     for (const [viewName, v] of Object.entries(VIEWERS)) {
+      if (v.noH264 && pubName.includes('H.264')) {
+        test(`${pubName} → ${viewName}: no video codec in common, so only audio is consumed`, () => {
+          const publisher = parseOffer(pubSdp);
+          const viewer = parseOffer(v.sdp);
+          const viewerRouter = routerCapabilities(viewerProfile(viewer, SUPPORTED_CODECS).mediaCodecs);
+          const caps = viewerRtpCapabilities(viewer, viewerRouter);
+          for (const kind of ['audio', 'video'] as const) {
+            const pm = sectionOf(publisher, kind);
+            const params = publishRtpParameters(pm, PUBLISHER_ROUTER);
+            assert.ok(params);
+            const consumable = produce(kind, params, PUBLISHER_ROUTER);
+            const viewerHasCodec = (viewerRouter.codecs ?? []).some((c) => !isRtx(c) && sameCodec(c, params.codecs[0]!));
+            assert.equal(viewerHasCodec, kind === 'audio');
+            if (kind === 'audio') assert.ok(consume(pipeTo(kind, consumable, viewerRouter), caps));
+          }
+        });
+        continue;
+      }
       test(`${pubName} → ${viewName}`, () => {
         const { viewer, consumers, answer } = watch(pubSdp, v.sdp);
         for (const kind of ['audio', 'video'] as const) {
