@@ -15,6 +15,8 @@ export interface Principal {
   /** Room the credentials are limited to; undefined = every room. */
   room: string | undefined;
   grants: ReadonlySet<Grant>;
+  /** When the credentials expire (unix seconds); undefined for the server token. */
+  expiresAt?: number;
 }
 
 const ALL: ReadonlySet<Grant> = new Set(GRANTS);
@@ -63,7 +65,7 @@ export class Authenticator {
       try {
         const { payload } = await jwtVerify(cred, this.#key, { issuer: ISSUER, algorithms: ['HS256'] });
         const claims = ClaimsSchema.parse(payload);
-        return { kind: 'jwt', room: claims.room, grants: new Set(claims.grants) };
+        return { kind: 'jwt', room: claims.room, grants: new Set(claims.grants), ...(payload.exp ? { expiresAt: payload.exp } : {}) };
       } catch {
         throw unauthorized('invalid or expired token');
       }

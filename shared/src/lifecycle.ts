@@ -7,6 +7,18 @@ import { loadConfigOrExit, type CommonConfig } from './config.js';
 import type { Logger } from './logging.js';
 import { startTracing } from './tracing.js';
 
+/**
+ * How long a clean stop may take before the process exits anyway, ms: well above the
+ * recorder's own budget (ffmpeg's stop timeout, the last segment uploads, a 10 s finalize
+ * drain). Under `npm start` the launcher SIGKILLs a service after 20 s first; this deadline is
+ * for services run on their own (containers, systemd).
+ */
+const SHUTDOWN_DEADLINE_MS = 60_000;
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref())]);
+}
+
 export interface RunningService {
   logger: Logger;
   close(): Promise<void>;
@@ -25,15 +37,27 @@ export async function runService<S extends z.ZodType<CommonConfig>>(
   } catch (err) {
     // A dependency that is not there (Redis, storage, a binary): say what, not a stack trace.
     process.stderr.write(`${name}: could not start: ${err instanceof Error ? err.message : String(err)}\n`);
-    await stopTracing().catch(() => {});
+    await withTimeout(stopTracing(), 5000).catch(() => {});
     process.exit(1);
   }
-  let stopping = false;
+  let stopping: NodeJS.Signals | undefined;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
-      if (stopping) return; // a second Ctrl-C must not interrupt the clean stop
-      stopping = true;
+      if (stopping) {
+        // Ctrl-C reaches every process of the group and then the launcher sends each service
+        // a SIGTERM: that is still the one stop. The same signal twice is an operator who
+        // will not wait (e.g. Redis is down and the recorder cannot save its state).
+        if (signal !== stopping) return;
+        service.logger.warn({ signal }, 'second signal: exiting without finishing the clean stop');
+        process.exit(1);
+      }
+      stopping = signal;
       service.logger.info({ signal }, 'shutting down');
+      // A clean stop that cannot finish (a dependency gone) must not keep the process forever.
+      setTimeout(() => {
+        service.logger.error({ afterMs: SHUTDOWN_DEADLINE_MS }, 'clean stop did not finish; exiting');
+        process.exit(1);
+      }, SHUTDOWN_DEADLINE_MS).unref();
       void service
         .close()
         .then(
@@ -44,7 +68,7 @@ export async function runService<S extends z.ZodType<CommonConfig>>(
           },
         )
         .then(async (code) => {
-          await stopTracing().catch(() => {});
+          await withTimeout(stopTracing(), 5000).catch(() => {});
           process.exit(code);
         });
     });

@@ -278,12 +278,24 @@ describe('auth', () => {
 
     assert.equal((await get(`/api/v1/recordings/${mine.id}`, asRoom)).status, 200);
     assert.equal((await get(`/api/v1/recordings/${mine.id}/outputs/raw`, asRoom)).status, 200);
-    assert.deepEqual(await errorOf(await get(`/api/v1/recordings/${theirs.id}`, asRoom)), { status: 403, code: 'forbidden' });
+    assert.deepEqual(await errorOf(await get(`/api/v1/recordings/${theirs.id}`, asRoom)), { status: 404, code: 'recording_not_found' });
     const listed = (await (await get('/api/v1/recordings?limit=100', asRoom)).json()) as { items: { room: string }[] };
     assert.ok(listed.items.length >= 1 && listed.items.every((r) => r.room === 'token-room'), 'a room token lists its room only');
     assert.equal((await get('/api/v1/recordings?room=other-room', asRoom)).status, 403);
     assert.equal((await fetch(`${url}/api/v1/recordings/${mine.id}`, { method: 'DELETE', headers: asRoom })).status, 403, 'no admin grant');
     assert.equal((await mint({ room: 'token-room', grants: ['admin'] }, asRoom)).status, 403, 'a record token mints nothing');
+    // A room admin token mints for its room, never beyond its own expiry.
+    const roomAdmin = (await (await mint({ room: 'token-room', grants: ['admin'], ttlSeconds: 30 })).json()) as {
+      token: string;
+      expiresAt: string;
+    };
+    const renewed = await mint(
+      { room: 'token-room', grants: ['admin'], ttlSeconds: 86400 },
+      { Authorization: `Bearer ${roomAdmin.token}` },
+    );
+    assert.equal(renewed.status, 201);
+    assert.ok(Date.parse(((await renewed.json()) as { expiresAt: string }).expiresAt) <= Date.parse(roomAdmin.expiresAt));
+    assert.equal((await mint({ room: 'other-room', grants: ['record'] }, { Authorization: `Bearer ${roomAdmin.token}` })).status, 403);
 
     assert.equal((await mint({ room: 'bad room', grants: ['record'] })).status, 400);
     assert.equal((await mint({ room: 'r', grants: ['fly'] })).status, 400);

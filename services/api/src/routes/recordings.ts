@@ -63,7 +63,11 @@ export function recordingRoutes(d: ApiDeps): Router {
   /** The recording, once the caller may `grant` on its room (room tokens see their room only). */
   const recordingFor = async (ctx: Koa.Context, grant: Grant) => {
     const rec = await d.store.mustGet(idParam(ctx.params['id']));
-    d.auth.authorize(principalOf(ctx), grant, rec.room);
+    const principal = principalOf(ctx);
+    // Another room's recording does not exist for a room token (no probing for ids).
+    if (principal.room !== undefined && principal.room !== rec.room)
+      throw notFound('recording_not_found', `no recording with id ${rec.id}`);
+    d.auth.authorize(principal, grant, rec.room);
     return rec;
   };
 

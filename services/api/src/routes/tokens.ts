@@ -21,9 +21,12 @@ export function tokenRoutes(d: ApiDeps): Router {
       throw badRequest('invalid_body', `${i?.path.join('.') || 'body'}: ${i?.message ?? 'invalid'}`);
     }
     const { room, grants, ttlSeconds } = parsed.data;
-    // The server token mints for any room; a room's admin token for its own room only.
-    d.auth.authorize(principalOf(ctx), 'admin', room);
-    const minted = await d.auth.mintRoomToken(room, grants, ttlSeconds);
+    // The server token mints for any room; a room's admin token for its own room only, and
+    // never beyond its own expiry (a leaked room token must not renew itself forever).
+    const principal = principalOf(ctx);
+    d.auth.authorize(principal, 'admin', room);
+    const left = principal.expiresAt !== undefined ? principal.expiresAt - Math.floor(Date.now() / 1000) : Infinity;
+    const minted = await d.auth.mintRoomToken(room, grants, Math.min(ttlSeconds, left));
     ctx.status = 201;
     ctx.body = { ...minted, room, grants };
   });

@@ -28,32 +28,32 @@ export class RtpRelay {
   static async start(o: RtpRelayOptions): Promise<RtpRelay> {
     const type = isIPv6(o.host) ? 'udp6' : 'udp4';
     const out = createSocket(type);
-    const bind = (port: number, onMessage: (m: Buffer) => void): Promise<Socket> =>
+    const relay = new RtpRelay([out]);
+    out.on('error', () => {});
+    const bind = (port: number, onMessage: (m: Buffer) => void): Promise<void> =>
       new Promise((resolve, reject) => {
         const s = createSocket(type);
+        // Owned by the relay from the start, so close() also gets a socket whose bind failed.
+        relay.#sockets.push(s);
         s.once('error', reject);
         s.on('message', onMessage);
         s.bind({ port, address: o.host, exclusive: true }, () => {
           s.removeListener('error', reject);
           s.on('error', () => {}); // ICMP unreachable while ffmpeg restarts: keep relaying
-          resolve(s);
+          resolve();
         });
       });
-    const relay = new RtpRelay([out]);
-    out.on('error', () => {});
     try {
-      relay.#sockets.push(
-        await bind(o.listen.rtpPort, (m) => {
-          const rewritten = o.rewrite(m);
-          if (!rewritten) {
-            relay.#dropped++;
-            return;
-          }
-          relay.#forwarded++;
-          out.send(rewritten, o.target.rtpPort, o.host);
-        }),
-        await bind(o.listen.rtcpPort, (m) => out.send(m, o.target.rtcpPort, o.host)),
-      );
+      await bind(o.listen.rtpPort, (m) => {
+        const rewritten = o.rewrite(m);
+        if (!rewritten) {
+          relay.#dropped++;
+          return;
+        }
+        relay.#forwarded++;
+        out.send(rewritten, o.target.rtpPort, o.host);
+      });
+      await bind(o.listen.rtcpPort, (m) => out.send(m, o.target.rtcpPort, o.host));
     } catch (err) {
       relay.close();
       throw err;

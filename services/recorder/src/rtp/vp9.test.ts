@@ -56,6 +56,16 @@ test('descriptors are reduced to what ffmpeg 5.1 reads alike: I, P, B, E=marker,
   assert.deepEqual([...inter!.subarray(12)], [0xc8, 0x05, 0x11, 0x22], 'P_DIFF gone, F cleared, no E without the marker');
 });
 
+test('spatial SVC: only the base layer is kept, its frames ending at its own E bit', () => {
+  // I P L F=0 B E: picture ID, layer byte TID=0 SID=0, TL0PICIDX; no marker (upper layers follow).
+  const base = toFfmpegVp9Packet(rtp([0xec, 0x05, 0x00, 0x07, 0xab], { marker: false }), 98);
+  assert.ok(base);
+  assert.equal(base[1]! & 0x80, 0x80, 'the base layer frame now ends the picture for ffmpeg');
+  assert.deepEqual([...base.subarray(12)], [0xcc, 0x05, 0xab]);
+  // The same picture's SID 1 frame (layer byte 0x02), with the marker.
+  assert.equal(toFfmpegVp9Packet(rtp([0xec, 0x05, 0x02, 0x07, 0xcd], { marker: true }), 98), null);
+});
+
 test('padding goes with the old descriptor; other payload types and non-RTP are dropped', () => {
   const padded = toFfmpegVp9Packet(rtp([0x0c, 0x42], { marker: true, padding: 4 }), 98);
   assert.ok(padded);

@@ -24,6 +24,8 @@ export interface Vp9Descriptor {
   startOfFrame: boolean;
   endOfFrame: boolean;
   interPredicted: boolean;
+  /** Spatial layer of the frame, when the descriptor has layer indices. */
+  spatialId: number | undefined;
   /** Not inter-predicted and the frame's first packet: a keyframe starts here. */
   keyframeStart: boolean;
 }
@@ -40,8 +42,11 @@ export function parseVp9Descriptor(p: Buffer): Vp9Descriptor | null {
     pictureId = p.subarray(o, o + len);
     o += len;
   }
+  let spatialId: number | undefined;
   if (b0 & L) {
-    o += 1; // TID | U | SID | D
+    if (o >= p.length) return null;
+    spatialId = (p[o]! >> 1) & 0x07; // TID(3) | U | SID(3) | D
+    o += 1;
     if (!(b0 & F)) o += 1; // TL0PICIDX (non-flexible mode)
   }
   if (b0 & F && b0 & P) {
@@ -78,6 +83,7 @@ export function parseVp9Descriptor(p: Buffer): Vp9Descriptor | null {
     startOfFrame: !!(b0 & B),
     endOfFrame: !!(b0 & E),
     interPredicted: !!(b0 & P),
+    spatialId,
     keyframeStart: !!(b0 & B) && !(b0 & P),
   };
 }
@@ -100,12 +106,17 @@ export function toFfmpegVp9Packet(rtp: Buffer, payloadType: number): Buffer | nu
   const payload = rtp.subarray(header, end);
   const d = parseVp9Descriptor(payload);
   if (!d) return null;
-  // ffmpeg reads E as "end of picture" and checks it against the RTP marker bit.
+  // Spatial SVC: ffmpeg would join every layer of a picture into one frame without a
+  // superframe index. Record the base layer only, ending its frames where the layer's own
+  // E bit says (the RTP marker ends the whole picture, after the upper layers).
+  if (d.spatialId !== undefined && d.spatialId > 0) return null;
   const marker = !!(rtp[1]! & 0x80);
-  const first = (d.pictureId ? I : 0) | (d.interPredicted ? P : 0) | (d.startOfFrame ? B : 0) | (marker ? E : 0);
+  const lastOfFrame = d.spatialId !== undefined ? d.endOfFrame || marker : marker;
+  // ffmpeg reads E as "end of picture" and checks it against the RTP marker bit.
+  const first = (d.pictureId ? I : 0) | (d.interPredicted ? P : 0) | (d.startOfFrame ? B : 0) | (lastOfFrame ? E : 0);
   const descriptor = d.pictureId ? Buffer.concat([Buffer.of(first), d.pictureId]) : Buffer.of(first);
-  // Padding is dropped with the old descriptor: clear the P bit.
   const head = Buffer.from(rtp.subarray(0, header));
-  head[0] = head[0]! & ~0x20;
+  head[0] = head[0]! & ~0x20; // padding is dropped with the old descriptor: clear the P bit
+  head[1] = (head[1]! & 0x7f) | (lastOfFrame ? 0x80 : 0);
   return Buffer.concat([head, descriptor, payload.subarray(d.payloadOffset)]);
 }

@@ -151,9 +151,19 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
         // ICE restart (RFC 9725 §4.4.1): the client sent new credentials of its own → new
         // local ones, answered in an sdpfrag. ICE-lite learns the client's new credentials
         // from its connectivity checks.
-        const iceParameters = await session.transport.restartIce();
+        // Claimed before the await: a trickle PATCH with the same new credentials arriving
+        // meanwhile must not restart ICE a second time.
+        const previous = { ufrag: session.remoteIceUfrag, etag: session.etag };
         session.remoteIceUfrag = parsed.ufrag;
         session.etag = newEtag();
+        let iceParameters;
+        try {
+          iceParameters = await session.transport.restartIce();
+        } catch (err) {
+          session.remoteIceUfrag = previous.ufrag;
+          session.etag = previous.etag;
+          throw err;
+        }
         ctx.status = 200;
         ctx.type = 'application/trickle-ice-sdpfrag';
         ctx.set('ETag', session.etag);

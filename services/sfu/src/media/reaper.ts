@@ -59,12 +59,16 @@ export class SessionReaper {
     for (const room of this.#o.rooms.all) {
       for (const session of [...room.sessions.values()]) {
         if (session.transport.closed) continue;
-        const stats = await session.transport.getStats().catch(() => []);
+        const stats = await session.transport.getStats().catch(() => null);
+        // Deleted or closed while we asked: not ours to count.
+        if (!stats || session.transport.closed || room.sessions.get(session.id) !== session) continue;
         const bytes = stats[0]?.bytesReceived ?? 0;
         const seen = this.#seen.get(session);
         if (!seen || bytes !== seen.bytes) {
-          // First look, or traffic since the last one.
-          this.#seen.set(session, { bytes, at: seen ? now : Math.min(now, session.createdAt.getTime()) });
+          // First look, or traffic since the last one. A session that never received anything
+          // has been silent since it was created.
+          const at = !seen && bytes === 0 ? Math.min(now, session.createdAt.getTime()) : now;
+          this.#seen.set(session, { bytes, at });
           continue;
         }
         if (now - seen.at < this.#o.idleMs) continue;
@@ -73,7 +77,7 @@ export class SessionReaper {
           { room: room.name, sessionId: session.id, kind: session.kind, reason, silentMs: now - seen.at },
           'removing a session whose client went away',
         );
-        room.removeSession(session.id);
+        if (!room.removeSession(session.id)) continue;
         this.#o.onReaped?.(session, reason);
         removed++;
       }
