@@ -184,8 +184,3 @@ export function loadConfigOrExit<S extends z.ZodType>(schema: S, env: Record<str
     throw err;
   }
 }
-
-/** The storage-relevant subset every service can derive from its config. */
-export function isS3Configured(c: Pick<CommonConfig, 'S3_BUCKET'>): boolean {
-  return c.S3_BUCKET !== undefined;
-}

@@ -7,8 +7,10 @@ import type Koa from 'koa';
 import getRawBody from 'raw-body';
 import type { Logger } from 'pino';
 import type { ListenAddress } from './config.js';
-import { payloadTooLarge, toErrorResponse, unsupportedMediaType } from './errors.js';
+import type { z } from 'zod';
+import { badRequest, payloadTooLarge, toErrorResponse, unsupportedMediaType } from './errors.js';
 import type { Metrics } from './metrics.js';
+import { withTimeout } from './timeout.js';
 
 /** Turns every thrown error into `{"error":{"code","message"}}`; logs unexpected ones. */
 export function errorMiddleware(logger: Logger): Koa.Middleware {
@@ -58,7 +60,7 @@ export function opsMiddleware(opts: { metrics: Metrics; checks: Record<string, R
       await Promise.all(
         Object.entries(opts.checks).map(async ([name, check]) => {
           try {
-            await withTimeout(check(), 2000);
+            await withTimeout(check(), 2000, name);
             results[name] = 'ok';
           } catch (err) {
             ok = false;
@@ -79,13 +81,14 @@ export function opsMiddleware(opts: { metrics: Metrics; checks: Record<string, R
   };
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<T>((_, rej) => (t = setTimeout(() => rej(new Error(`timed out after ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(t);
+/** `value` parsed by `schema`, or a 400 `invalid_<what>` naming the first problem. */
+export function parseInput<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw badRequest(`invalid_${what}`, `${i?.path.join('.') || what}: ${i?.message ?? 'invalid'}`);
   }
+  return r.data;
 }
 
 /** Reads the request body as text after checking its content type; 413 past `limit` bytes. */

@@ -11,6 +11,7 @@ export * from './metrics.js';
 export * from './http.js';
 export * from './tracing.js';
 export * from './lifecycle.js';
+export * from './timeout.js';
 export * from './queue/index.js';
 export * from './storage/index.js';
 export * from './recordings/index.js';

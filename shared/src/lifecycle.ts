@@ -5,6 +5,7 @@
 import type { z } from 'zod';
 import { loadConfigOrExit, type CommonConfig } from './config.js';
 import type { Logger } from './logging.js';
+import { withTimeout } from './timeout.js';
 import { startTracing } from './tracing.js';
 
 /**
@@ -14,10 +15,6 @@ import { startTracing } from './tracing.js';
  * for services run on their own (containers, systemd).
  */
 const SHUTDOWN_DEADLINE_MS = 60_000;
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref())]);
-}
 
 export interface RunningService {
   logger: Logger;

@@ -1,6 +1,7 @@
 // Redis connections and the key layout every service agrees on.
 import { Redis } from 'ioredis';
 import type { Logger } from './logging.js';
+import { withTimeout } from './timeout.js';
 
 export type { Redis };
 
@@ -65,15 +66,5 @@ export type RedisKeys = ReturnType<typeof redisKeys>;
 
 /** Resolves when `redis` answers PING, rejects after `timeoutMs`. */
 export async function pingRedis(redis: Redis, timeoutMs = 1000): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      redis.ping(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('redis ping timed out')), timeoutMs);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await withTimeout(redis.ping(), timeoutMs, 'redis ping');
 }

@@ -89,7 +89,7 @@ export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Pr
     logger,
   });
 
-  const sessionsGauge = new Gauge({
+  new Gauge({
     name: 'lw_sfu_sessions',
     help: 'Open WHIP/WHEP sessions on this instance',
     labelNames: ['kind'],
@@ -108,7 +108,6 @@ export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Pr
       this.set(rooms.all.length);
     },
   });
-  void sessionsGauge;
   new Gauge({
     name: 'lw_sfu_worker_cpu_seconds',
     help: 'CPU time (user + system) used by each mediasoup worker process since it started',

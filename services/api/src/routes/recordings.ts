@@ -4,9 +4,9 @@ import type Koa from 'koa';
 import { z } from 'zod';
 import {
   AppError,
-  badRequest,
   IdSchema,
   notFound,
+  parseInput,
   presentRecording,
   recordingKeys,
   RecordingStatusSchema,
@@ -24,15 +24,6 @@ export const ListQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: IdSchema.optional(),
 });
-
-function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
-  const r = schema.safeParse(value);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw badRequest(`invalid_${what}`, `${i?.path.join('.') || what}: ${i?.message ?? 'invalid'}`);
-  }
-  return r.data;
-}
 
 /** Parses a single "bytes=a-b" range against `size`; null = whole file; throws 416. */
 export function parseRange(header: string | undefined, size: number): ByteRange | null {
@@ -57,7 +48,7 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
 
 export function recordingRoutes(d: ApiDeps): Router {
   const r = new Router({ prefix: '/api/v1/recordings' });
-  const idParam = (v: string | undefined): string => parse(IdSchema, v, 'id');
+  const idParam = (v: string | undefined): string => parseInput(IdSchema, v, 'id');
 
   r.use(authenticated(d.auth));
   /** The recording, once the caller may `grant` on its room (room tokens see their room only). */
@@ -72,7 +63,7 @@ export function recordingRoutes(d: ApiDeps): Router {
   };
 
   r.get('/', async (ctx) => {
-    const q = parse(ListQuerySchema, ctx.query, 'query');
+    const q = parseInput(ListQuerySchema, ctx.query, 'query');
     const principal = principalOf(ctx);
     // A room token lists its own room's recordings (asking for another room is a 403).
     q.room ??= principal.room;

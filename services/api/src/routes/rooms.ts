@@ -1,16 +1,7 @@
 // /api/v1/rooms: every instance's rooms, from the shared registry; starting a recording is
 // relayed to the instance that owns the room.
 import Router from '@koa/router';
-import {
-  AppError,
-  injectTraceContext,
-  notFound,
-  ROOM_NAME_RE,
-  badRequest,
-  unavailable,
-  type RoomInfo,
-  type RoomRegistry,
-} from '@live-webrtc/shared';
+import { AppError, injectTraceContext, notFound, roomFromPath, unavailable, type RoomInfo, type RoomRegistry } from '@live-webrtc/shared';
 import type { ApiDeps } from '../deps.js';
 import { authenticated, principalOf, requireGrant } from '../http/auth.js';
 
@@ -22,11 +13,6 @@ const present = (r: RoomInfo) => ({
   instance: r.instance,
   createdAt: r.createdAt,
 });
-
-function roomName(v: string | undefined): string {
-  if (!v || !ROOM_NAME_RE.test(v)) throw badRequest('bad_room_name', 'room names are 1-64 letters, digits, "_" or "-"');
-  return v;
-}
 
 async function mustLocate(registry: RoomRegistry, name: string) {
   const found = await registry.locate(name);
@@ -46,12 +32,12 @@ export function roomRoutes(d: ApiDeps): Router {
   });
 
   r.get('/:room', requireGrant(d.auth, 'subscribe'), async (ctx) => {
-    const { room } = await mustLocate(d.registry, roomName(ctx.params['room']));
+    const { room } = await mustLocate(d.registry, roomFromPath(ctx.params['room']));
     ctx.body = present(room);
   });
 
   r.post('/:room/recordings', requireGrant(d.auth, 'record'), async (ctx) => {
-    const name = roomName(ctx.params['room']);
+    const name = roomFromPath(ctx.params['room']);
     const { owner } = await mustLocate(d.registry, name);
     let res: Response;
     try {

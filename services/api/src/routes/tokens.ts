@@ -1,7 +1,7 @@
 // POST /api/v1/tokens: mints a short-lived room-scoped JWT (publish/subscribe/record/admin).
 import Router from '@koa/router';
 import { z } from 'zod';
-import { badRequest, GrantSchema, RoomNameSchema } from '@live-webrtc/shared';
+import { GrantSchema, parseInput, RoomNameSchema } from '@live-webrtc/shared';
 import type { ApiDeps } from '../deps.js';
 import { authenticated, principalOf } from '../http/auth.js';
 
@@ -15,12 +15,7 @@ export const TokenRequestSchema = z.object({
 export function tokenRoutes(d: ApiDeps): Router {
   const r = new Router({ prefix: '/api/v1/tokens' });
   r.post('/', authenticated(d.auth), async (ctx) => {
-    const parsed = TokenRequestSchema.safeParse(ctx.request.body);
-    if (!parsed.success) {
-      const i = parsed.error.issues[0];
-      throw badRequest('invalid_body', `${i?.path.join('.') || 'body'}: ${i?.message ?? 'invalid'}`);
-    }
-    const { room, grants, ttlSeconds } = parsed.data;
+    const { room, grants, ttlSeconds } = parseInput(TokenRequestSchema, ctx.request.body, 'body');
     // The server token mints for any room; a room's admin token for its own room only, and
     // never beyond its own expiry (a leaked room token must not renew itself forever).
     const principal = principalOf(ctx);

@@ -5,7 +5,6 @@ import Router, { type RouterContext } from '@koa/router';
 import Koa from 'koa';
 import {
   AppError,
-  badRequest,
   errorMiddleware,
   metricsMiddleware,
   notFound,
@@ -13,7 +12,7 @@ import {
   tracingMiddleware,
   presentRecording,
   readTextBody,
-  ROOM_NAME_RE,
+  roomFromPath,
   type Authenticator,
   type Grant,
   type Logger,
@@ -47,11 +46,6 @@ const KINDS = {
   whep: { base: '/api/whep/play', grant: 'subscribe' as Grant, kind: 'view' as const },
 };
 
-function roomParam(v: string | undefined): string {
-  if (!v || !ROOM_NAME_RE.test(v)) throw badRequest('bad_room_name', 'room names are 1-64 letters, digits, "_" or "-"');
-  return v;
-}
-
 function cors(): Koa.Middleware {
   return async (ctx, next) => {
     ctx.set('Access-Control-Allow-Origin', ctx.get('Origin') || '*');
@@ -81,7 +75,7 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
   for (const [name, k] of Object.entries(KINDS)) {
     // RFC 9725 §4.1: OPTIONS may be used for CORS preflight and to learn ICE servers.
     router.options(`${k.base}/:room`, (ctx) => {
-      roomParam(ctx.params['room']);
+      roomFromPath(ctx.params['room']);
       ctx.set('Accept-Post', 'application/sdp');
       const link = linkHeader(iceServersFor(d.ice, ctx.params['room'] ?? ''));
       if (link) ctx.set('Link', link);
@@ -89,7 +83,7 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
     });
 
     router.post(`${k.base}/:room`, async (ctx) => {
-      const room = roomParam(ctx.params['room']);
+      const room = roomFromPath(ctx.params['room']);
       const principal = await d.auth.authenticate(ctx.headers);
       d.auth.authorize(principal, k.grant, room);
       const sdp = await readTextBody(ctx, { types: ['application/sdp'], limit: d.maxSdpBytes });
@@ -124,7 +118,7 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
     });
 
     const sessionOf = (ctx: RouterContext): { room: Room; session: Session } => {
-      const roomName = roomParam(ctx.params['room']);
+      const roomName = roomFromPath(ctx.params['room']);
       const room = d.rooms.get(roomName);
       const session = room?.sessions.get(ctx.params['session'] ?? '');
       if (!room || !session || session.kind !== k.kind) throw notFound('session_not_found', 'no such session');
@@ -189,7 +183,7 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
   // Internal control plane, called by the API service.
   router.get('/internal/v1/rooms/:room', async (ctx) => {
     await d.auth.authenticate(ctx.headers);
-    const room = d.rooms.get(roomParam(ctx.params['room']));
+    const room = d.rooms.get(roomFromPath(ctx.params['room']));
     if (!room) throw notFound('room_not_found', 'no such room on this instance');
     ctx.body = {
       name: room.name,
@@ -205,7 +199,7 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
   });
 
   router.post('/internal/v1/rooms/:room/recordings', async (ctx) => {
-    const roomName = roomParam(ctx.params['room']);
+    const roomName = roomFromPath(ctx.params['room']);
     const principal = await d.auth.authenticate(ctx.headers);
     d.auth.authorize(principal, 'record', roomName);
     const room = d.rooms.get(roomName);
