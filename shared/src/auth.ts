@@ -92,3 +92,12 @@ export class Authenticator {
     return { token, expiresAt: new Date(exp * 1000).toISOString() };
   }
 }
+
+/**
+ * Headers every service-to-service request carries (API → SFU, recorder → SFU). The one place
+ * that decides which credential an internal call presents, so the SFU's internal routes can
+ * require it without each caller knowing how.
+ */
+export function internalAuthHeaders(c: { AUTH_TOKEN?: string | undefined }): Record<string, string> {
+  return c.AUTH_TOKEN ? { authorization: `Bearer ${c.AUTH_TOKEN}` } : {};
+}

@@ -8,6 +8,7 @@ import {
   createMetrics,
   createRedis,
   createStorage,
+  internalAuthHeaders,
   listen,
   pingRedis,
   RecordingStore,
@@ -44,7 +45,7 @@ export async function startApi(c: ApiConfig, opts: { logger?: Logger } = {}): Pr
       keys,
       logger,
       downloadRedirect: c.DOWNLOAD_REDIRECT,
-      internalAuthHeaders: c.AUTH_TOKEN ? { authorization: `Bearer ${c.AUTH_TOKEN}` } : {},
+      internalAuthHeaders: internalAuthHeaders(c),
     },
     { sfuUrl: c.SFU_URL, metrics, checks: { redis: () => pingRedis(redis), storage: () => storage.check() } },
   );
