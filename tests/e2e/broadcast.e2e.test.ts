@@ -12,6 +12,7 @@ import type { Page } from 'playwright-core';
 import { launchBrowser, viewerStats, whepPlay, whipPublish, type Browser } from '../support/browser.js';
 import { ffprobe, firstVideoPacketIsKey } from '../support/ffprobe.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { startTogether } from '../support/together.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -47,7 +48,7 @@ describe('broadcasting with Chromium over WHIP and WHEP', { timeout: 180_000 }, 
   let stack: Stack;
   before(async () => {
     // A short session timeout, so a viewer whose tab closes is seen to go within the test.
-    [browser, stack] = await Promise.all([launchBrowser(), startStack({ SESSION_TIMEOUT_SECONDS: '3' })]);
+    [browser, stack] = await startTogether(launchBrowser(), startStack({ SESSION_TIMEOUT_SECONDS: '3' }));
   });
   after(async () => {
     await browser?.close();
@@ -117,7 +118,7 @@ describe('codecs beyond VP8', { timeout: 180_000 }, () => {
   let browser: Browser;
   let stack: Stack;
   before(async () => {
-    [browser, stack] = await Promise.all([launchBrowser(), startStack()]);
+    [browser, stack] = await startTogether(launchBrowser(), startStack());
   });
   after(async () => {
     await browser?.close();
@@ -183,7 +184,7 @@ describe('two instances on one Redis', { timeout: 180_000 }, () => {
   let a: Stack | undefined;
   let b: Stack | undefined;
   before(async () => {
-    [browser, redis] = await Promise.all([launchBrowser(), startRedis()]);
+    [browser, redis] = await startTogether(launchBrowser(), startRedis());
   });
   after(async () => {
     await browser?.close();
@@ -194,7 +195,7 @@ describe('two instances on one Redis', { timeout: 180_000 }, () => {
 
   test('a viewer sent to B is redirected to A and plays; when A dies its room is freed for B', async () => {
     const prefix = { REDIS_URL: redis.url, REDIS_PREFIX: `two${process.pid}` };
-    [a, b] = await Promise.all([startStack({ ...prefix, INSTANCE_ID: 'inst-a' }), startStack({ ...prefix, INSTANCE_ID: 'inst-b' })]);
+    [a, b] = await startTogether(startStack({ ...prefix, INSTANCE_ID: 'inst-a' }), startStack({ ...prefix, INSTANCE_ID: 'inst-b' }));
     const pub = await whipPublish(browser.page, `${a.url}/api/whip/publish/shared`);
     assert.equal(pub.status, 201);
 

@@ -9,13 +9,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { launchBrowser, viewerStats, type Browser } from '../support/browser.js';
 import { ffprobe } from '../support/ffprobe.js';
+import { startTogether } from '../support/together.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 describe('the web page at /', { timeout: 180_000 }, () => {
   let browser: Browser;
   let stack: Stack;
   before(async () => {
-    [browser, stack] = await Promise.all([launchBrowser(), startStack()]);
+    [browser, stack] = await startTogether(launchBrowser(), startStack());
   });
   after(async () => {
     await browser?.close();
