@@ -19,6 +19,7 @@ import {
   type FlashBeepAnalysis,
 } from '../support/flashbeep.js';
 import { startStack, type Stack } from '../support/stack.js';
+import { startTogether } from '../support/together.js';
 
 /** How far an A/V offset may sit from the publisher's own recording's, ms (issue 13). */
 const MAX_DRIFT_MS = 20;
@@ -80,11 +81,9 @@ describe('A/V sync of recordings and viewers', { timeout: 120_000 }, () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'lw-avsync-'));
     const clip = await makeFlashBeepClip(dir, { seconds: CLIP_S, width: 160, height: 90 });
-    [publisher, viewer, stack] = await Promise.all([
-      launchBrowser({ fakeVideo: clip.y4m, fakeAudio: clip.wav }),
-      launchBrowser(),
-      startStack(),
-    ]);
+    // Assigned as soon as started, so after() closes them whatever fails next.
+    [publisher, stack] = await startTogether(launchBrowser({ fakeVideo: clip.y4m, fakeAudio: clip.wav }), startStack());
+    viewer = await launchBrowser();
   });
   after(async () => {
     await Promise.all([publisher?.close(), viewer?.close(), stack?.stop()]);
