@@ -87,5 +87,10 @@ export const ConnectTapRequestSchema = z.object({
 export type ConnectTapRequest = z.infer<typeof ConnectTapRequestSchema>;
 
 /** A run's tap as the SFU sees it: `live` false once every producer it taps has closed. */
-export const TapStatusSchema = z.object({ attempt: z.number().int().nonnegative(), live: z.boolean() });
+export const TapStatusSchema = z.object({
+  attempt: z.number().int().nonnegative(),
+  live: z.boolean(),
+  /** RTP bytes the tap has sent so far: growing while ffmpeg shows no progress means ffmpeg is stuck. */
+  bytesSent: z.number().nonnegative().default(0),
+});
 export type TapStatus = z.infer<typeof TapStatusSchema>;

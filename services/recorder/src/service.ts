@@ -83,10 +83,10 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
   store.onTransition((r) => metrics.recordingTransitions.inc({ status: r.status }));
   const queues = new JobQueues(redis, c.REDIS_PREFIX);
   const recorderId = c.RECORDER_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  // ffmpeg left running by a run of a recorder that was killed on this machine ends now.
-  const leftovers = await killLeftoverFfmpeg(c.RECORDER_WORK_DIR);
-  if (leftovers.length > 0) logger.warn({ pids: leftovers }, 'ended ffmpeg processes left by a dead recorder');
   const runs = new CaptureRuns(redis, keys, c.RECORDER_HEARTBEAT_TTL_MS);
+  // ffmpeg left running by a run of a recorder that was killed on this machine ends now.
+  const leftovers = await killLeftoverFfmpeg(c.RECORDER_WORK_DIR, (id) => runs.isAlive(id));
+  if (leftovers.length > 0) logger.warn({ pids: leftovers }, 'ended ffmpeg processes left by a dead recorder');
   const deps: RecorderDeps = {
     settings: {
       host: c.RECORDER_HOST,

@@ -17,7 +17,7 @@
 //      ffmpeg stalled (its progress file stops growing), tap lost, or `restart-run`. Then it
 //      either finalizes (stop, last recorder shutting down, publisher gone past the grace) or
 //      hands the recording on to a new run (everything else).
-import { mkdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   decodeMessage,
@@ -33,7 +33,7 @@ import {
   type RecordingMessage,
 } from '@live-webrtc/shared';
 import type { Job } from 'bullmq';
-import { captureArgs } from '../ffmpeg/args.js';
+import { captureArgs, segmentIndexOf } from '../ffmpeg/args.js';
 import { runFfmpeg, type FfmpegExit, type FfmpegProcess } from '../ffmpeg/runner.js';
 import { buildCaptureSdp } from '../ffmpeg/sdp.js';
 import { waitUntilBound, type PortPair } from '../ports.js';
@@ -90,7 +90,10 @@ export function captureHandler(d: RecorderDeps, shutdown: AbortSignal): JobHandl
       log.info('a newer run of this recording exists; this job is stale');
       return { outcome: 'skipped', reason: 'stale_run', run: data.firstSegment, segments: 0 } satisfies CaptureResult;
     }
-    const run = runStart(rec, data.firstSegment);
+    // After every stored segment and every segment file here (a dead run's last, unlisted
+    // segment must not be overwritten).
+    const local = await readdir(recordingWorkDir(d.settings, data.recordingId)).catch(() => [] as string[]);
+    const run = local.map(segmentIndexOf).reduce<number>((n, i) => (i !== null && i >= n ? i + 1 : n), runStart(rec, data.firstSegment));
     if (rec.status === 'stopping') {
       // Stopped before this run began (or a run died while stopping): nothing left to capture.
       return endWithoutCapture(d, rec, data.attempt, run, log);
@@ -122,7 +125,14 @@ export async function finalizeOrFail(
   message: string,
   log: Logger,
 ): Promise<'processing' | 'failed'> {
-  const rec = await d.store.get(id);
+  let rec = await d.store.get(id);
+  // A recording that had media but no stored segment yet: an earlier run may still be
+  // uploading its last segments (runs hand on before they upload). Give it time.
+  const until = Date.now() + (d.settings.earlierRunWaitMs ?? 30_000);
+  while (rec && rec.firstFrameAt !== null && rec.segments.length === 0 && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 250));
+    rec = await d.store.get(id);
+  }
   if (rec && rec.segments.length > 0) {
     const r = await d.lifecycle.markProcessing(id);
     if (r.status === 'processing') await enqueueFinalize(d, id);
@@ -490,6 +500,9 @@ class Capture {
     const d = this.#d;
     let lastSize = -1;
     let lastGrowth = Date.now();
+    /** RTP bytes the SFU had sent when ffmpeg last made progress. */
+    let sentAtGrowth = -1;
+    let sent = -1;
     let tapMisses = 0;
     let lastTapCheck = 0;
     let checking = false;
@@ -502,18 +515,22 @@ class Capture {
           () => 0,
         );
         // ffmpeg reports progress only once its probe found a frame: stalls count from then on.
+        // ffmpeg also reports nothing while no packet arrives (publisher away): stuck means no
+        // progress *while the SFU keeps sending*.
         if (!this.#sawFirstFrame) lastGrowth = Date.now();
         else if (size !== lastSize) {
           lastSize = size;
           lastGrowth = Date.now();
-        } else if (ff.running && Date.now() - lastGrowth > d.settings.stuckMs) {
+          sentAtGrowth = sent;
+        } else if (ff.running && Date.now() - lastGrowth > d.settings.stuckMs && sentAtGrowth >= 0 && sent > sentAtGrowth + 1000) {
           this.#log.warn({ stalledMs: Date.now() - lastGrowth }, 'ffmpeg stopped making progress; restarting the run');
           this.#stop.resolve('ffmpeg_stuck');
         }
-        if (Date.now() - lastTapCheck >= 1000) {
+        if (Date.now() - lastTapCheck >= 500) {
           lastTapCheck = Date.now();
           try {
-            await d.tap.status(this.#sfu, this.#id, this.#attempt);
+            sent = (await d.tap.status(this.#sfu, this.#id, this.#attempt)).bytesSent;
+            if (sentAtGrowth < 0) sentAtGrowth = sent;
             tapMisses = 0;
           } catch (err) {
             // One miss can be a slow answer; two in a row (or a clear "no such tap") is a lost tap.
@@ -593,7 +610,7 @@ class Capture {
         const ports = this.#ports.flatMap((p) => [p.rtpPort, p.rtcpPort]);
         await waitUntilBound(ports, { timeoutMs: 5000, signal: AbortSignal.any([exitedEarly.signal, this.#signal]) });
         // A recorder killed with its children gone astray: the next start ends this pid.
-        if (ff.pid !== undefined) await rememberPid(this.#dir, this.#run, ff.pid);
+        if (ff.pid !== undefined) await rememberPid(this.#dir, this.#run, ff.pid, d.recorderId);
         await this.#startRelays();
         return ff;
       } catch (err) {

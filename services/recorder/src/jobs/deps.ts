@@ -34,6 +34,8 @@ export interface RecorderSettings {
   rejoinGraceS: number;
   /** On shutdown with another recorder up, how long the run keeps recording for the next one to take over, ms. Default 8000. */
   handoverWaitMs?: number;
+  /** How long ending a recording waits for an earlier run's segments to be stored, ms. Default 30000. */
+  earlierRunWaitMs?: number;
   /** ffmpeg whose progress file has not grown this long is stuck and replaced by a new run, ms. */
   stuckMs: number;
   ffmpegPath: string;

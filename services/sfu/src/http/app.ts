@@ -266,7 +266,7 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
   router.get('/internal/v1/recordings/:id/runs/:attempt', async (ctx) => {
     const { id, attempt } = runOf(ctx);
     await authorizeRun(ctx, (await roomOfRecording(id)) ?? '');
-    ctx.body = d.recordings.tapStatus(id, attempt);
+    ctx.body = await d.recordings.tapStatus(id, attempt);
   });
   router.delete('/internal/v1/recordings/:id/runs/:attempt', async (ctx) => {
     const { id, attempt } = runOf(ctx);

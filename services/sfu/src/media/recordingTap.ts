@@ -126,7 +126,18 @@ export class RecordingTap extends EventEmitter<TapEvents> {
 
   /** True while at least one tapped producer is still open (the publisher has not left). */
   get live(): boolean {
-    return !this.#closed && this.#tracks.some((t) => !t.consumer.closed && !t.consumer.producerPaused);
+    return !this.#closed && this.#tracks.some((t) => !t.consumer.closed);
+  }
+
+  /** RTP bytes sent to the recorder so far, over every track. */
+  async bytesSent(): Promise<number> {
+    let n = 0;
+    for (const t of this.#tracks) {
+      if (t.transport.closed) continue;
+      const stats = await t.transport.getStats().catch(() => []);
+      for (const s of stats) n += s.bytesSent ?? 0;
+    }
+    return n;
   }
 
   /** Connects every transport to the recorder's ports, resumes and asks for keyframes. Once. */

@@ -67,6 +67,8 @@ export class RecordingController {
   readonly #wired = new WeakSet<Room>();
   readonly #watchdog: NodeJS.Timeout;
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Rooms whose start() is in flight (a publisher's audio and video producers both trigger one). */
+  readonly #starting = new Set<string>();
   #closed = false;
 
   constructor(private readonly o: RecordingControllerOptions) {
@@ -84,7 +86,7 @@ export class RecordingController {
         if (room.closed || room.producers.length === 0) return;
         const rec = this.#recs.get(room.name);
         if (rec) this.#publisherBack(room, rec);
-        else if (this.o.recordEnabled)
+        else if (this.o.recordEnabled && !this.#starting.has(room.name))
           this.start(room, 'auto').catch((err: unknown) =>
             this.o.logger.warn({ err, room: room.name }, 'automatic recording did not start'),
           );
@@ -102,8 +104,18 @@ export class RecordingController {
   /** Creates a recording of the room and queues its first capture run; 409 when one is running, 503 with no recorder. */
   async start(room: Room, trigger: 'api' | 'auto'): Promise<Recording> {
     if (room.producers.length === 0) throw conflict('no_media', `room "${room.name}" has no published media to record`);
-    if (this.#recs.has(room.name)) throw conflict('recording_in_progress', `room "${room.name}" is already being recorded`);
-    if (!(await this.o.runs.everSeen())) {
+    if (this.#recs.has(room.name) || this.#starting.has(room.name))
+      throw conflict('recording_in_progress', `room "${room.name}" is already being recorded`);
+    this.#starting.add(room.name);
+    try {
+      return await this.#start(room, trigger);
+    } finally {
+      this.#starting.delete(room.name);
+    }
+  }
+
+  async #start(room: Room, trigger: 'api' | 'auto'): Promise<Recording> {
+    if (!(await this.#recorderEverSeen())) {
       throw new AppError(503, 'no_recorder', 'no recorder has ever connected to this deployment; start one (services/recorder)');
     }
     const rec = await this.o.lifecycle.start(room.name, trigger);
@@ -129,6 +141,16 @@ export class RecordingController {
     this.#later(this.o.recorderWaitSeconds * 1000, () => void this.#checkTaken(rec.id));
     log.info({ trigger, tracks: room.producers.length }, 'recording started');
     return rec;
+  }
+
+  /** Whether any recorder ever ran here; waits briefly for one that is starting alongside us. */
+  async #recorderEverSeen(): Promise<boolean> {
+    const until = Date.now() + Math.min(this.o.recorderWaitSeconds, 5) * 1000;
+    for (;;) {
+      if (await this.o.runs.everSeen()) return true;
+      if (Date.now() >= until) return false;
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 
   async #checkTaken(id: string): Promise<void> {
@@ -209,9 +231,9 @@ export class RecordingController {
     this.#tapFor(recordingId, attempt).requestKeyFrame();
   }
 
-  tapStatus(recordingId: string, attempt: number): TapStatus {
+  async tapStatus(recordingId: string, attempt: number): Promise<TapStatus> {
     const tap = this.#tapFor(recordingId, attempt);
-    return { attempt, live: tap.live };
+    return { attempt, live: tap.live, bytesSent: await tap.bytesSent() };
   }
 
   closeTap(recordingId: string, attempt: number, reason: string): void {
