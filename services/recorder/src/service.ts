@@ -40,6 +40,7 @@ import type { RecorderConfig } from './config.js';
 import { checkFfmpeg } from './ffmpeg/runner.js';
 import { captureHandler, type CaptureResult } from './jobs/capture.js';
 import { killLeftoverFfmpeg } from './jobs/leftovers.js';
+import { uploadSpool } from './jobs/spool.js';
 import { RecorderLiveness } from './liveness.js';
 import { TapClient } from './sfu/tapClient.js';
 import type { RecorderDeps } from './jobs/deps.js';
@@ -81,6 +82,8 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
   const metrics = createRecorderMetrics(c.RECORDER_CONCURRENCY);
   const store = new RecordingStore(redis, keys, storage);
   store.onTransition((r) => metrics.recordingTransitions.inc({ status: r.status }));
+  store.onManifestError = (id, err) =>
+    logger.warn({ err, recordingId: id }, 'manifest write failed (storage down?); retrying in the background');
   const queues = new JobQueues(redis, c.REDIS_PREFIX);
   const recorderId = c.RECORDER_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const runs = new CaptureRuns(redis, keys, c.RECORDER_HEARTBEAT_TTL_MS);
@@ -151,6 +154,11 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
   });
   const liveness = new RecorderLiveness({ deps, queues, logger });
   await liveness.start();
+  // What an earlier life of this recorder left unuploaded goes to storage first (in the
+  // background: storage may still be down).
+  void uploadSpool(deps, logger)
+    .then((n) => n > 0 && logger.info({ segments: n }, 'spool uploaded'))
+    .catch((err: unknown) => logger.warn({ err }, 'spool upload failed'));
 
   const app = new Koa();
   app.use(tracingMiddleware('recorder'));

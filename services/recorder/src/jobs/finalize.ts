@@ -131,7 +131,9 @@ async function finalize(d: RecorderDeps, data: FinalizeRecording, log: Logger): 
   const durationMs = probe.format.duration !== undefined ? Math.round(probe.format.duration * 1000) : null;
   const size = (await fileSize(output)) ?? 0;
   await retry(() => d.storage.putFile(recordingKeys.output(id, container.file), output, container.contentType), {
-    attempts: 4,
+    // Storage down for a while (an S3 outage) must not fail the recording: ~3 minutes.
+    attempts: 60,
+    maxDelayMs: 3000,
     onRetry: (err, attempt) => log.warn({ err, attempt }, 'output upload failed; retrying'),
   }).catch((err: unknown) => {
     throw new FinalizeError('upload_failed', `uploading ${container.file} failed: ${err instanceof Error ? err.message : String(err)}`);

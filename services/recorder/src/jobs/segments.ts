@@ -104,7 +104,10 @@ export class SegmentUploader {
         return;
       }
       const key = recordingKeys.segment(id, p.index);
+      // Storage down (an S3 outage): keep the file and keep trying for minutes, not seconds.
       await retry(() => storage.putFile(key, file, 'video/x-matroska'), {
+        attempts: 60,
+        maxDelayMs: 3000,
         ...this.#o.retry,
         onRetry: (err, attempt) => log.warn({ err, attempt }, 'segment upload failed; retrying'),
       });
