@@ -42,7 +42,10 @@ export async function uploadSpool(d: RecorderDeps, log: Logger): Promise<number>
       .filter((i): i is number => i !== null && !stored.has(i))
       .sort((a, b) => a - b);
     for (const index of spooled) {
-      const file = join(dir, files.find((f) => segmentIndexOf(f) === index)!);
+      const file = join(
+        dir,
+        files.find((f) => segmentIndexOf(f) === index)!,
+      );
       const size = await stat(file).then(
         (s) => s.size,
         () => 0,
@@ -56,9 +59,7 @@ export async function uploadSpool(d: RecorderDeps, log: Logger): Promise<number>
         // Timing unknown (cut short by a crash): finalize probes the file.
         const seg: RecordingSegment = { index, key, size, run, start: null, end: null, runAt };
         await d.store.update(id, (r) =>
-          r.segments.some((s) => s.index === index)
-            ? null
-            : { ...r, segments: [...r.segments, seg].sort((a, b) => a.index - b.index) },
+          r.segments.some((s) => s.index === index) ? null : { ...r, segments: [...r.segments, seg].sort((a, b) => a.index - b.index) },
         );
         uploaded++;
         log.info({ recordingId: id, segment: index }, 'spooled segment uploaded');
