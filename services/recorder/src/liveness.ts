@@ -38,17 +38,28 @@ export class RecorderLiveness {
   async start(): Promise<void> {
     const { deps } = this.#o;
     await deps.runs.heartbeat(deps.recorderId);
+    // Look for lapsed recorders often (a lapse is acted on within ~100 ms); heartbeat at a
+    // quarter of the TTL, so two missed beats in a row still do not look like a death.
     const beatMs = this.#o.beatMs ?? Math.max(50, Math.floor(deps.runs.heartbeatTtlMs / 4));
-    this.#beat = setInterval(() => void this.#tick(), beatMs);
+    let lastBeat = 0;
+    this.#beat = setInterval(
+      () => {
+        const beat = Date.now() - lastBeat >= beatMs;
+        if (beat) lastBeat = Date.now();
+        void this.#tick(beat);
+      },
+      Math.min(100, beatMs),
+    );
     this.#sweep = setInterval(() => void this.sweep(), this.#o.sweepMs ?? 3000);
   }
 
-  async #tick(): Promise<void> {
+  async #tick(beat: boolean): Promise<void> {
+    const { deps, logger } = this.#o;
+    // The heartbeat never waits behind a slow takeover scan.
+    if (beat && !this.#stopped) void deps.runs.heartbeat(deps.recorderId).catch(() => {});
     if (this.#busy || this.#stopped) return;
     this.#busy = true;
-    const { deps, logger } = this.#o;
     try {
-      await deps.runs.heartbeat(deps.recorderId);
       for (const claim of await deps.runs.all()) {
         if (claim.recorderId === '' || claim.recorderId === deps.recorderId) continue;
         if (await deps.runs.isAlive(claim.recorderId)) continue;

@@ -108,6 +108,9 @@ export function captureArgs(o: CaptureArgsOptions): FfmpegInvocation {
       '-f', 'segment',
       // Matroska survives a killed writer; every codec fits (finalize picks webm/mkv).
       '-segment_format', 'matroska',
+      // Small clusters: a killed ffmpeg loses only the cluster it had not written yet (the
+      // muxer keeps one in memory), so at most ~half a second instead of several.
+      '-segment_format_options', 'cluster_time_limit=500:cluster_size_limit=1048576',
       '-segment_time', String(o.segmentSeconds),
       // No -break_non_keyframes: every segment starts on a keyframe and decodes on its own
       // (the capture asks the SFU for a keyframe just before each boundary, since WebRTC

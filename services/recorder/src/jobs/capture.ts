@@ -266,10 +266,6 @@ class Capture {
         logger: this.#log,
       });
       this.#uploader.start();
-      await d.store.update(this.#id, (r) => {
-        const tracks = this.#tracks.map((t) => ({ kind: t.kind, codec: codecName(t.codec.mimeType), participant: t.participant }));
-        return JSON.stringify(r.tracks) === JSON.stringify(tracks) ? null : { ...r, tracks };
-      });
       await d.tap.connect(this.#sfu, this.#id, this.#attempt, {
         host: d.settings.host,
         tracks: this.#tracks.map((t, i) => ({
@@ -279,6 +275,11 @@ class Capture {
         })),
       });
       this.#listeningAt = Date.now();
+      // After connecting, not before: every millisecond before it is media lost in a takeover.
+      await d.store.update(this.#id, (r) => {
+        const tracks = this.#tracks.map((t) => ({ kind: t.kind, codec: codecName(t.codec.mimeType), participant: t.participant }));
+        return JSON.stringify(r.tracks) === JSON.stringify(tracks) ? null : { ...r, tracks };
+      });
       this.#log.info({ ports: this.#announced.map((p) => p.rtpPort), host: d.settings.host, sfu: this.#sfu }, 'capture listening');
       this.#firstFrameTimer = setTimeout(() => {
         if (!this.#sawFirstFrame) this.#stop.resolve('no_media');
