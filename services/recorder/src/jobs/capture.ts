@@ -252,9 +252,12 @@ class Capture {
       await mkdir(this.#dir, { recursive: true });
       // Listen for a stop before asking for anything, so an immediate stop is not missed.
       await this.#watchForStop();
+      const t0 = Date.now();
       const waited = await this.#openTap();
       if (waited !== null) return await this.#endBeforeMedia(waited);
+      const tapMs = Date.now() - t0;
       ffmpeg = await this.#startFfmpeg(listPath, progressPath);
+      const ffmpegMs = Date.now() - t0 - tapMs;
       this.#uploader = new SegmentUploader({
         recordingId: this.#id,
         run: this.#run,
@@ -280,7 +283,17 @@ class Capture {
         const tracks = this.#tracks.map((t) => ({ kind: t.kind, codec: codecName(t.codec.mimeType), participant: t.participant }));
         return JSON.stringify(r.tracks) === JSON.stringify(tracks) ? null : { ...r, tracks };
       });
-      this.#log.info({ ports: this.#announced.map((p) => p.rtpPort), host: d.settings.host, sfu: this.#sfu }, 'capture listening');
+      this.#log.info(
+        {
+          ports: this.#announced.map((p) => p.rtpPort),
+          host: d.settings.host,
+          sfu: this.#sfu,
+          tapMs,
+          ffmpegMs,
+          connectedMs: Date.now() - t0,
+        },
+        'capture listening',
+      );
       this.#firstFrameTimer = setTimeout(() => {
         if (!this.#sawFirstFrame) this.#stop.resolve('no_media');
       }, d.settings.firstFrameTimeoutMs);
