@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The all-in-one launcher behind `npm start`: makes sure Redis answers at REDIS_URL (starting a
 // private redis-server under .data/redis when nothing does and the URL is local), then runs the
-// SFU, the recorder and the API as child processes. Ctrl-C stops them in order, cleanly.
+// SFU, the recorder and the API as child processes, restarting any that crashes (with backoff)
+// while the others keep running. Ctrl-C stops them in order, cleanly.
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import net from 'node:net';
@@ -38,20 +39,34 @@ function redisAnswers(host, port) {
   });
 }
 
-const children = [];
+/** The current process of each supervised service, by name. */
+const children = new Map();
 let stopping = false;
 
+/**
+ * Runs a service and supervises it: when it exits unexpectedly (a crash, an OOM kill) it is
+ * started again after a backoff (0.5 s doubling to 30 s; back to 0.5 s once it ran a minute),
+ * and the other services keep running. Only Ctrl-C / SIGTERM stops everything.
+ */
 function run(name, cmd, args, opts = {}) {
-  const child = spawn(cmd, args, { env, stdio: ['ignore', 'inherit', 'inherit'], ...opts });
-  child.name = name;
-  children.push(child);
-  child.on('exit', (code, signal) => {
-    if (!stopping) {
-      log(`${name} exited unexpectedly (${signal ?? code}); stopping everything`);
-      shutdown(1);
-    }
-  });
-  return child;
+  let backoffMs = 500;
+  const start = () => {
+    const startedAt = Date.now();
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'inherit', 'inherit'], ...opts });
+    children.set(name, child);
+    child.on('error', (err) => log(`${name} could not start: ${err.message}`));
+    child.on('exit', (code, signal) => {
+      if (stopping) return;
+      if (Date.now() - startedAt > 60_000) backoffMs = 500;
+      log(`${name} exited unexpectedly (${signal ?? code}); restarting it in ${backoffMs} ms`);
+      setTimeout(() => {
+        if (!stopping) start();
+      }, backoffMs);
+      backoffMs = Math.min(backoffMs * 2, 30_000);
+    });
+    return child;
+  };
+  return start();
 }
 
 async function ensureRedis() {
@@ -98,7 +113,7 @@ function shutdown(code) {
   const order = ['api', 'sfu', 'recorder', 'redis'];
   (async () => {
     for (const name of order) {
-      const c = children.find((ch) => ch.name === name);
+      const c = children.get(name);
       if (!c || c.exitCode !== null || c.signalCode !== null) continue;
       c.kill('SIGTERM');
       const exited = await Promise.race([

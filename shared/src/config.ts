@@ -89,6 +89,12 @@ export const commonConfigShape = {
   JWT_SECRET: envOptional(),
   /** Record every room from its first publisher until it empties. Default off. */
   RECORD_ENABLED: envBool(false),
+  /**
+   * A recorded publisher who leaves (or loses its connection) and publishes again within this
+   * many seconds continues the same recording as a new run; past it the recording is finalized.
+   * Default 30.
+   */
+  RECORD_REJOIN_GRACE_SECONDS: envInt(30, 0, 3600),
   /** Local recording storage (and the recorder's scratch space). Default ./records. */
   // Made absolute against the working directory at start: paths handed to ffmpeg (an ffconcat
   // list resolves relative entries against its own directory) must not depend on who reads them.

@@ -2,6 +2,7 @@
 // channel per recording. They are a fast path only: the recording's status in the store is the
 // truth, and both sides also poll it, so a missed message delays but never loses a stop.
 import { z } from 'zod';
+import { CaptureTrackSchema } from './queue/jobs.js';
 
 export const RecorderListeningSchema = z.object({
   type: z.literal('listening'),
@@ -25,12 +26,18 @@ export const RecorderEndedSchema = z.object({
 });
 /** Someone asked the recording to stop (API or the room emptied). */
 export const StopRequestedSchema = z.object({ type: z.literal('stop'), recordingId: z.string() });
+/**
+ * The SFU tells the running capture to end its run and start a new one (the publisher came
+ * back with new producers): the recording continues as a new run.
+ */
+export const RunRestartSchema = z.object({ type: z.literal('restart-run'), recordingId: z.string(), reason: z.string() });
 /** The SFU asks for keyframes until the recorder confirms; also tells the recorder a track ended. */
 export const RecordingMessageSchema = z.discriminatedUnion('type', [
   RecorderListeningSchema,
   RecorderFirstFrameSchema,
   RecorderEndedSchema,
   StopRequestedSchema,
+  RunRestartSchema,
 ]);
 export type RecordingMessage = z.infer<typeof RecordingMessageSchema>;
 
@@ -47,3 +54,43 @@ export function decodeMessage(raw: string): RecordingMessage | null {
     return null;
   }
 }
+
+// Per-run taps: HTTP between a capture run and the SFU instance that owns the room
+// (POST/GET/DELETE /internal/v1/recordings/{id}/runs/{attempt}…). Parsed on both sides.
+
+/** A run asks for its tap: fresh PlainTransports and paused consumers for the room's producers. */
+export const OpenTapRequestSchema = z.object({
+  room: z.string().min(1).max(128),
+  /** The recorder whose heartbeat keeps the tap open. */
+  recorderId: z.string().min(1).max(128),
+  /** First segment index the run writes (for logs and messages). */
+  firstSegment: z.number().int().nonnegative(),
+});
+export type OpenTapRequest = z.infer<typeof OpenTapRequestSchema>;
+export const OpenTapResponseSchema = z.object({ tracks: z.array(CaptureTrackSchema).min(1).max(16) });
+export type OpenTapResponse = z.infer<typeof OpenTapResponseSchema>;
+
+/** ffmpeg has bound its ports: connect, resume, and ask for keyframes until the first frame. */
+export const ConnectTapRequestSchema = z.object({
+  host: z.string().min(1).max(64),
+  tracks: z
+    .array(
+      z.object({
+        trackId: z.string().min(1).max(64),
+        rtpPort: z.number().int().min(1).max(65535),
+        rtcpPort: z.number().int().min(1).max(65535),
+      }),
+    )
+    .min(1)
+    .max(16),
+});
+export type ConnectTapRequest = z.infer<typeof ConnectTapRequestSchema>;
+
+/** A run's tap as the SFU sees it: `live` false once every producer it taps has closed. */
+export const TapStatusSchema = z.object({
+  attempt: z.number().int().nonnegative(),
+  live: z.boolean(),
+  /** RTP bytes the tap has sent so far: growing while ffmpeg shows no progress means ffmpeg is stuck. */
+  bytesSent: z.number().nonnegative().default(0),
+});
+export type TapStatus = z.infer<typeof TapStatusSchema>;

@@ -60,6 +60,15 @@ export function redisKeys(prefix: string) {
     instance: (id: string) => `${prefix}:instance:${id}`,
     instances: `${prefix}:instances`,
     recordingChannel: (id: string) => `${prefix}:recch:${id}`,
+    /** A live recorder's heartbeat (short TTL). */
+    recorder: (id: string) => `${prefix}:recorder:${id}`,
+    recorders: `${prefix}:recorders`,
+    /** Set once any recorder has ever run against this Redis (no TTL). */
+    recordersSeen: `${prefix}:recorders:seen`,
+    /** Hash recording id → the capture run working on it (CaptureRuns). */
+    captureRuns: `${prefix}:captureruns`,
+    /** Short lock so only one recorder sweeps abandoned recordings at a time. */
+    sweepLock: `${prefix}:sweeplock`,
   } as const;
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;

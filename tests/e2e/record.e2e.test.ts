@@ -130,7 +130,7 @@ describe('recording a browser publisher end to end', { timeout: 240_000 }, () =>
   });
 
   test('with RECORD_ENABLED=1 a room is recorded from its first publisher until it empties', async () => {
-    const stack = await startStack({ RECORD_ENABLED: '1' });
+    const stack = await startStack({ RECORD_ENABLED: '1', RECORD_REJOIN_GRACE_SECONDS: '2' });
     const dir = await mkdtemp(join(tmpdir(), 'lw-e2e-auto-'));
     try {
       const pub = await whipPublish(browser.page, `${stack.url}/api/whip/publish/e2e-auto`);

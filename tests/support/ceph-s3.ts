@@ -21,6 +21,10 @@ export interface S3Server {
   secretKey: string;
   /** Kills the daemons and removes the temp dir; safe to call more than once. */
   stop(): Promise<void>;
+  /** Stops the S3 gateway (radosgw) only: storage is unreachable until startGateway(). For outage tests. */
+  stopGateway(): Promise<void>;
+  /** Starts the gateway again and resolves once it answers. */
+  startGateway(): Promise<void>;
 }
 
 // Daemons of every server started by this process, so a test process that exits without
@@ -223,7 +227,29 @@ export async function startCephS3(opts: { log?: (line: string) => void } = {}): 
     log(`ceph s3 ready at ${endpoint} after ${Date.now() - started} ms`);
     // rgw signs with whatever region the client names, but CreateBucket's LocationConstraint,
     // which SDKs send for every region except us-east-1, must match its zonegroup: so us-east-1.
-    return { endpoint, region: 'us-east-1', accessKey, secretKey, stop };
+    let gateway = children.find((ch) => ch.spawnfile === 'radosgw');
+    const stopGateway = async (): Promise<void> => {
+      const gw = gateway;
+      if (!gw || gw.exitCode !== null || gw.signalCode !== null) return;
+      await new Promise<void>((resolve) => {
+        gw.once('exit', () => resolve());
+        gw.kill('SIGKILL');
+      });
+    };
+    const startGateway = async (): Promise<void> => {
+      gateway = daemon('radosgw', ['-n', 'client.rgw.a']);
+      const until = Date.now() + 60_000;
+      for (;;) {
+        try {
+          await fetch(endpoint, { signal: AbortSignal.timeout(2_000) });
+          return;
+        } catch {
+          if (Date.now() > until) throw new Error(`radosgw did not answer again on ${endpoint} within 60 s`);
+          await sleep(200);
+        }
+      }
+    };
+    return { endpoint, region: 'us-east-1', accessKey, secretKey, stop, stopGateway, startGateway };
   } catch (err) {
     const tail = await logTail(dir);
     await stop();

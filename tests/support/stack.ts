@@ -17,6 +17,10 @@ export interface Stack {
   sfuUrl: string;
   recorderUrl: string;
   dataDir: string;
+  /** The environment the launcher got (ports, Redis URL…): for starting further services against the same stack. */
+  env: Record<string, string>;
+  /** The launcher's pid (its children are the services). */
+  pid: number;
   logs: string[];
   /** Ctrl-C, as a user stops `npm start`; waits for a clean exit (SIGKILL after 30 s). */
   stop(): Promise<void>;
@@ -91,7 +95,18 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
     if (child.exitCode !== null) break;
     try {
       const r = await fetch(`${url}/readyz`);
-      if (r.ok) return { url, sfuUrl: `http://127.0.0.1:${sfu}`, recorderUrl: `http://127.0.0.1:${rec}`, dataDir, logs, stop, kill };
+      if (r.ok)
+        return {
+          url,
+          sfuUrl: `http://127.0.0.1:${sfu}`,
+          recorderUrl: `http://127.0.0.1:${rec}`,
+          dataDir,
+          env,
+          pid: child.pid ?? 0,
+          logs,
+          stop,
+          kill,
+        };
     } catch {
       /* not up yet */
     }

@@ -28,6 +28,12 @@ export const recorderConfigSchema = z
     FIRST_FRAME_TIMEOUT_MS: envInt(15000, 500, 600_000),
     /** A capture with no RTP/RTCP packet for this long ends and is finalized, seconds; 0 = never. Default 60. */
     RECORDER_MEDIA_TIMEOUT_SECONDS: envInt(60, 0, 86_400),
+    /** Heartbeat TTL in Redis, ms: a killed recorder's captures move to a new run about this long after. Default 1000. */
+    RECORDER_HEARTBEAT_TTL_MS: envInt(1000, 300, 60_000),
+    /** ffmpeg that made no progress this long is stuck: the capture continues as a new run, ms. Default 1500. */
+    RECORDER_STUCK_MS: envInt(1500, 500, 60_000),
+    /** This recorder's id in Redis (heartbeat, claims). Default hostname-pid-random. */
+    RECORDER_ID: envOptional(),
     /** Scratch space for segments before upload and for finalize. Default `${RECORD_DIR}/.work`. */
     RECORDER_WORK_DIR: envOptional(),
     /** ffmpeg and ffprobe executables. Default: found on PATH. */

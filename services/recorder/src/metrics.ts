@@ -17,6 +17,10 @@ export interface RecorderMetrics extends Metrics {
   readonly finalizeSeconds: Histogram;
   /** From the recording's stop request (stoppedAt) to `ready`, seconds. */
   readonly stopToReadySeconds: Histogram;
+  /** Captures this recorder handed on to a new run because their recorder's heartbeat lapsed. */
+  readonly takeovers: Counter;
+  /** Capture runs that ended and handed the recording on to a new run, by cause. */
+  readonly runRestarts: Counter<'cause'>;
 }
 
 /** Creates the registry and every recorder collector. `concurrency` sets the initial capacity. */
@@ -59,6 +63,17 @@ export function createRecorderMetrics(concurrency: number): RecorderMetrics {
       name: 'lw_recorder_stop_to_ready_seconds',
       help: 'Time from the stop request to the raw output being ready',
       buckets: fast,
+      registers,
+    }),
+    takeovers: new Counter({
+      name: 'lw_recorder_takeovers_total',
+      help: "Captures handed on to a new run because their recorder's heartbeat lapsed",
+      registers,
+    }),
+    runRestarts: new Counter({
+      name: 'lw_recorder_run_restarts_total',
+      help: 'Capture runs that handed their recording on to a new run, by cause',
+      labelNames: ['cause'],
       registers,
     }),
   };

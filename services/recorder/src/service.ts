@@ -1,14 +1,15 @@
-// Wires the recorder: Redis, storage, the recording store, the capture and finalize workers and
-// a small HTTP server for health, readiness and metrics. `startRecorder` is what main.ts, the
-// all-in-one launcher and the integration tests call.
+// Wires the recorder: Redis, storage, the recording lifecycle, the capture and finalize workers,
+// liveness (heartbeat, takeover, sweep) and a small HTTP server for health, readiness and metrics.
+// `startRecorder` is what main.ts, the all-in-one launcher and the integration tests call.
 //
-// BullMQ settings for captures, which run for as long as a recording lasts: the worker renews
-// each job's lock every lockDuration/2 while the process lives, so length does not matter; the
-// lock only expires when the process dies or hangs. lockDuration 20 s + stalledInterval 5 s
-// means a dead recorder's captures are re-queued within ~25 s and taken over by another
-// recorder as a new run (continuing the segment numbering); maxStalledCount 1 allows one such
-// takeover per job, after which the recording is salvaged (stored segments finalized).
+// Capture runs last as long as a recording; BullMQ's stalled-job detection (20–25 s) is far too
+// slow to notice a dead recorder, so it is not what hands captures on: every recorder heartbeats
+// in Redis with a short TTL (RECORDER_HEARTBEAT_TTL_MS) and any live recorder moves a lapsed
+// recorder's runs on to a new run (liveness.ts). maxStalledCount 0: a stalled capture job is
+// never re-run by BullMQ (that would be a second run of the same attempt).
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import Koa from 'koa';
 import {
@@ -28,12 +29,20 @@ import {
   pingRedis,
   QUEUES,
   RecordingStore,
+  RecordingLifecycle,
+  CaptureRuns,
+  RoomRegistry,
+  internalAuthHeaders,
   redisKeys,
   type Logger,
 } from '@live-webrtc/shared';
 import type { RecorderConfig } from './config.js';
 import { checkFfmpeg } from './ffmpeg/runner.js';
-import { captureHandler, salvageCapture, type CaptureResult } from './jobs/capture.js';
+import { captureHandler, type CaptureResult } from './jobs/capture.js';
+import { killLeftoverFfmpeg } from './jobs/leftovers.js';
+import { uploadSpool } from './jobs/spool.js';
+import { RecorderLiveness } from './liveness.js';
+import { TapClient } from './sfu/tapClient.js';
 import type { RecorderDeps } from './jobs/deps.js';
 import { finalizeHandler } from './jobs/finalize.js';
 import { createRecorderMetrics, type RecorderMetrics } from './metrics.js';
@@ -49,6 +58,8 @@ export interface StartRecorderOptions {
 
 export interface RunningRecorder {
   server: Server;
+  /** This recorder's id in Redis. */
+  recorderId: string;
   /** The HTTP port actually bound (RECORDER_HTTP_ADDR may say 0). */
   port: number;
   logger: Logger;
@@ -71,7 +82,14 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
   const metrics = createRecorderMetrics(c.RECORDER_CONCURRENCY);
   const store = new RecordingStore(redis, keys, storage);
   store.onTransition((r) => metrics.recordingTransitions.inc({ status: r.status }));
+  store.onManifestError = (id, err) =>
+    logger.warn({ err, recordingId: id }, 'manifest write failed (storage down?); retrying in the background');
   const queues = new JobQueues(redis, c.REDIS_PREFIX);
+  const recorderId = c.RECORDER_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const runs = new CaptureRuns(redis, keys, c.RECORDER_HEARTBEAT_TTL_MS);
+  // ffmpeg left running by a run of a recorder that was killed on this machine ends now.
+  const leftovers = await killLeftoverFfmpeg(c.RECORDER_WORK_DIR, (id) => runs.isAlive(id));
+  if (leftovers.length > 0) logger.warn({ pids: leftovers }, 'ended ffmpeg processes left by a dead recorder');
   const deps: RecorderDeps = {
     settings: {
       host: c.RECORDER_HOST,
@@ -80,10 +98,16 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
       firstFrameTimeoutMs: c.FIRST_FRAME_TIMEOUT_MS,
       mediaTimeoutS: c.RECORDER_MEDIA_TIMEOUT_SECONDS,
       ...(opts.statusPollMs !== undefined ? { statusPollMs: opts.statusPollMs } : {}),
+      rejoinGraceS: c.RECORD_REJOIN_GRACE_SECONDS,
+      stuckMs: c.RECORDER_STUCK_MS,
       ffmpegPath: c.FFMPEG_PATH,
       ffprobePath: c.FFPROBE_PATH,
     },
+    recorderId,
     store,
+    lifecycle: new RecordingLifecycle(store, redis, keys),
+    runs,
+    tap: new TapClient({ registry: new RoomRegistry(redis, keys), headers: internalAuthHeaders(c) }),
     storage,
     redis,
     hub,
@@ -106,7 +130,7 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
       logger,
       lockDuration: 20_000,
       stalledInterval: 5_000,
-      maxStalledCount: 1,
+      maxStalledCount: 0,
     },
   );
   const finalizeWorker = createWorker(
@@ -124,15 +148,17 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
       endedByShutdown.add((job.data as { recordingId: string }).recordingId);
   });
   captureWorker.on('failed', (job, err) => {
-    // Our handler cleans up after itself; a job that failed by stalling never ran it.
-    if (!job || !/stalled/i.test(err.message)) return;
-    const data = job.data as { recordingId?: unknown; firstSegment?: unknown };
-    if (typeof data.recordingId !== 'string') return;
-    logger.warn({ recordingId: data.recordingId, jobId: job.id }, 'capture job lost (stalled); salvaging the recording');
-    salvageCapture(deps, data.recordingId, typeof data.firstSegment === 'number' ? data.firstSegment : 0).catch((e: unknown) =>
-      logger.error({ err: e, recordingId: data.recordingId }, 'salvage failed'),
-    );
+    // Our handler cleans up after itself; a stalled job is handed on by liveness, not BullMQ.
+    if (job && /stalled/i.test(err.message))
+      logger.warn({ jobId: job.id }, 'capture job stalled (its recorder died); liveness hands it on');
   });
+  const liveness = new RecorderLiveness({ deps, queues, logger });
+  await liveness.start();
+  // What an earlier life of this recorder left unuploaded goes to storage first (in the
+  // background: storage may still be down).
+  void uploadSpool(deps, logger)
+    .then((n) => n > 0 && logger.info({ segments: n }, 'spool uploaded'))
+    .catch((err: unknown) => logger.warn({ err }, 'spool upload failed'));
 
   const app = new Koa();
   app.use(tracingMiddleware('recorder'));
@@ -147,7 +173,13 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
   const server = await listen(app, c.RECORDER_HTTP_ADDR);
   const port = boundPort(server);
   logger.info(
-    { addr: `${c.RECORDER_HTTP_ADDR.host}:${port}`, host: c.RECORDER_HOST, concurrency: c.RECORDER_CONCURRENCY, storage: storage.kind },
+    {
+      addr: `${c.RECORDER_HTTP_ADDR.host}:${port}`,
+      host: c.RECORDER_HOST,
+      concurrency: c.RECORDER_CONCURRENCY,
+      storage: storage.kind,
+      recorderId,
+    },
     'recorder ready',
   );
 
@@ -170,6 +202,7 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
       if (endedByShutdown.size > 0) await new Promise((r) => setTimeout(r, 100));
     }
     if (endedByShutdown.size > 0) logger.warn({ recordings: [...endedByShutdown] }, 'finalize still pending at shutdown; left queued');
+    await liveness.stop();
     await finalizeWorker.close();
     await closeServer(server);
     await queues.close();
@@ -179,6 +212,7 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
   };
   return {
     server,
+    recorderId,
     port,
     logger,
     metrics,

@@ -36,6 +36,11 @@ export const sfuConfigSchema = z
     SESSION_TIMEOUT_SECONDS: envInt(30, 2, 3600),
     /** Seconds a stopped publisher's room stays recorded before the recording stops. Default 0. */
     RECORD_GRACE_SECONDS: envInt(0, 0, 3600),
+    /**
+     * A recording started while recorders were seen before but none is up now fails with
+     * `no_recorder` when no recorder has taken it after this many seconds. Default 10.
+     */
+    RECORDER_WAIT_SECONDS: envInt(10, 1, 3600),
   })
   .superRefine((c, ctx) => {
     refineCommonConfig(c, ctx);

@@ -16,8 +16,9 @@ import {
   listen,
   pingRedis,
   RecordingStore,
+  RecordingLifecycle,
+  CaptureRuns,
   redisKeys,
-  requestStop,
   RoomRegistry,
   boundPort,
   type Logger,
@@ -76,7 +77,8 @@ export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Pr
   };
   const rooms = new RoomManager(me, registry, pool, logger);
   const recordings = new RecordingController({
-    store,
+    lifecycle: new RecordingLifecycle(store, redis, keys),
+    runs: new CaptureRuns(redis, keys),
     queues,
     hub,
     redis,
@@ -85,7 +87,9 @@ export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Pr
     instanceId: c.INSTANCE_ID,
     tapListenIp: c.TAP_LISTEN_IP,
     recordEnabled: c.RECORD_ENABLED,
-    graceSeconds: c.RECORD_GRACE_SECONDS,
+    // RECORD_GRACE_SECONDS is the older name of the same wait; the longer one wins.
+    graceSeconds: Math.max(c.RECORD_GRACE_SECONDS, c.RECORD_REJOIN_GRACE_SECONDS),
+    recorderWaitSeconds: c.RECORDER_WAIT_SECONDS,
     logger,
   });
 
@@ -134,6 +138,7 @@ export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Pr
   const app = createSfuApp({
     rooms,
     recordings,
+    recordingStore: store,
     auth: new Authenticator({ authToken: c.AUTH_TOKEN, jwtSecret: c.JWT_SECRET }),
     transport: {
       listenIps: rtcListenIps(c),
@@ -166,12 +171,7 @@ export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Pr
       reaper.stop();
       await closeServer(server);
       // Recordings of rooms going away are stopped (finalized by their recorders), not dropped.
-      await Promise.all(
-        rooms.all.map(async (r) => {
-          const tap = recordings.tapOf(r.name);
-          if (tap) await requestStop(store, redis, keys, tap.recordingId).catch(() => {});
-        }),
-      );
+      await recordings.stopAll();
       recordings.close();
       await rooms.close();
       pool.close();

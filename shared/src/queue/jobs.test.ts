@@ -31,12 +31,14 @@ test('capture payloads the recorder must not act on are refused', () => {
     { ...capture, recordingId: '../../etc/passwd' },
     { ...capture, room: 'a room' },
     { ...capture, firstSegment: -1 },
-    { ...capture, tracks: [] },
+    { ...capture, attempt: -1 },
     { ...capture, tracks: [{ ...capture.tracks[0], kind: 'data' }] },
     { ...capture, tracks: [{ ...capture.tracks[0], codec: { ...capture.tracks[0]!.codec, mimeType: 'video/VP8\r\na=inject' } }] },
     { ...capture, tracks: [{ ...capture.tracks[0], codec: { ...capture.tracks[0]!.codec, payloadType: 200 } }] },
   ];
   for (const b of bad) assert.equal(CaptureRecordingSchema.safeParse(b).success, false, JSON.stringify(b));
+  // Runs get their tracks from their own tap: a payload without tracks is a valid run.
+  assert.equal(CaptureRecordingSchema.safeParse({ ...capture, tracks: [] }).success, true);
   assert.equal(FinalizeRecordingSchema.safeParse({ v: 1, recordingId: 'x' }).success, false);
 });
 

@@ -37,7 +37,13 @@ export const CaptureRecordingSchema = z.object({
   sfuInstance: z.string().min(1).max(128),
   /** First segment index this run writes (a run that takes over continues numbering). */
   firstSegment: z.number().int().nonnegative(),
-  tracks: z.array(CaptureTrackSchema).min(1).max(16),
+  /**
+   * Tracks as the SFU saw them when the recording started (informative: each run asks the SFU
+   * for its own tap and records the tracks that tap has).
+   */
+  tracks: z.array(CaptureTrackSchema).max(16).default([]),
+  /** Which run of the recording this job is (0 = first; each takeover, handover or restart adds one). */
+  attempt: z.number().int().nonnegative().default(0),
 });
 export type CaptureRecording = z.infer<typeof CaptureRecordingSchema>;
 
@@ -64,5 +70,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
 /** Job ids derive from the recording id so a duplicate enqueue collapses into one job. */
 export const jobIds = {
   capture: (recordingId: string, firstSegment: number) => `capture-${recordingId}-${firstSegment}`,
+  /** One job per run attempt of a recording (takeovers never collide with the run they replace). */
+  captureRun: (recordingId: string, attempt: number) => `capture-${recordingId}-a${attempt}`,
   finalize: (recordingId: string) => `finalize-${recordingId}`,
 };

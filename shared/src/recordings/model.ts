@@ -56,6 +56,11 @@ export const SegmentSchema = z.object({
    */
   start: z.number().nullable().default(null),
   end: z.number().nullable().default(null),
+  /**
+   * Wall-clock time (epoch ms) of the run's timeline zero, so finalize can place runs on one
+   * timeline: the gap between two runs stays a gap. Null for segments stored before runs had it.
+   */
+  runAt: z.number().nullable().default(null),
 });
 export type RecordingSegment = z.infer<typeof SegmentSchema>;
 

@@ -225,7 +225,19 @@ export class RecordingStore {
     );
   }
 
+  /**
+   * Writes the manifest. Storage being down is not fatal to a state change (Redis already holds
+   * it): the write is retried in the background, newest version only, until storage answers.
+   */
   async #writeManifest(rec: Recording): Promise<void> {
+    try {
+      await this.#putManifest(rec);
+    } catch (err) {
+      this.#retryManifest(rec.id, err);
+    }
+  }
+
+  async #putManifest(rec: Recording): Promise<void> {
     // Two writers can finish out of order; after writing, make sure the newest version won.
     let toWrite = rec;
     for (let i = 0; i < 3; i++) {
@@ -235,4 +247,35 @@ export class RecordingStore {
       toWrite = latest;
     }
   }
+
+  /** Manifest writes waiting for storage to come back, by recording id. */
+  readonly #pendingManifests = new Map<string, NodeJS.Timeout>();
+
+  #retryManifest(id: string, err: unknown, delayMs = 500): void {
+    if (this.#pendingManifests.has(id)) return; // the pending retry writes the newest version anyway
+    this.onManifestError?.(id, err);
+    const t = setTimeout(() => {
+      this.#pendingManifests.delete(id);
+      void (async () => {
+        const latest = await this.get(id).catch(() => undefined);
+        if (latest === null) return; // deleted meanwhile
+        try {
+          if (latest === undefined) throw new Error('redis unavailable');
+          await this.#putManifest(latest);
+        } catch (e) {
+          this.#retryManifest(id, e, Math.min(delayMs * 2, 5000));
+        }
+      })();
+    }, delayMs);
+    t.unref();
+    this.#pendingManifests.set(id, t);
+  }
+
+  /** Manifest writes still waiting for storage (0 once storage has everything). */
+  get pendingManifestWrites(): number {
+    return this.#pendingManifests.size;
+  }
+
+  /** Called when a manifest write fails and is queued for retry (logging). */
+  onManifestError: ((id: string, err: unknown) => void) | undefined;
 }

@@ -52,7 +52,8 @@ test('capture copies every stream into numbered Matroska segments with a csv lis
   assert.equal(valueOf(o, '-segment_list_type'), 'csv');
   assert.equal(valueOf(o, '-reset_timestamps'), '0');
   assert.equal(valueOf(o, '-segment_start_number'), '3');
-  assert.equal(valueOf(o, '-break_non_keyframes'), '1');
+  // Segments start on keyframes (each decodable on its own): no breaking at inter frames.
+  assert.equal(o.includes('-break_non_keyframes'), false);
   assert.equal(inv.output, '/w/rec/seg-%05d.mkv');
 });
 
@@ -118,6 +119,22 @@ test('the concat list gives each segment the distance to the next start within a
       '',
     ].join('\n'),
   );
+});
+
+test('the concat list keeps the wall-clock gap between two runs (a gap stays a gap in time)', () => {
+  const list = buildConcatList([
+    { path: '/w/seg-00000.mkv', run: 0, start: 0, end: 2, runAt: 1_000_000 },
+    { path: '/w/seg-00001.mkv', run: 0, start: 2, end: 4.2, runAt: 1_000_000 },
+    // the recorder died at 4.2 s; the takeover run began 6 s after the first one
+    { path: '/w/seg-00002.mkv', run: 2, start: 0, end: 3, runAt: 1_006_000 },
+  ]);
+  assert.match(list, /seg-00001\.mkv'\nduration 4\.000000\n/, 'the last segment of run 0 lasts until run 2 began');
+  // Without wall-clock times the runs are butted together as before.
+  const old = buildConcatList([
+    { path: '/w/a.mkv', run: 0, start: 0, end: 4.2 },
+    { path: '/w/b.mkv', run: 2, start: 0, end: 3 },
+  ]);
+  assert.match(old, /a\.mkv'\nduration 4\.200000\n/);
 });
 
 test('the concat list needs timing for every segment but the last', () => {

@@ -64,6 +64,11 @@ export interface CaptureArgsOptions {
   udpBufferBytes?: number;
   /** ffmpeg ends its input after this long without any packet, seconds; 0 = never. Default 0. */
   mediaTimeoutS?: number;
+  /**
+   * File ffmpeg appends a progress block to every half second (`-progress`): a file that stops
+   * growing means ffmpeg is stuck. None when unset.
+   */
+  progressPath?: string;
 }
 
 /** ffmpeg reading RTP described by an SDP file and copying it into Matroska segments. */
@@ -71,7 +76,7 @@ export function captureArgs(o: CaptureArgsOptions): FfmpegInvocation {
   if (!Number.isInteger(o.firstSegment) || o.firstSegment < 0) throw new RangeError(`bad first segment ${o.firstSegment}`);
   if (!(o.segmentSeconds > 0)) throw new RangeError(`bad segment length ${o.segmentSeconds}`);
   return {
-    globalOptions: CAPTURE_GLOBALS,
+    globalOptions: o.progressPath ? [...CAPTURE_GLOBALS, '-progress', `file:${o.progressPath}`, '-stats_period', '0.5'] : CAPTURE_GLOBALS,
     inputs: [
       {
         // prettier-ignore
@@ -103,11 +108,13 @@ export function captureArgs(o: CaptureArgsOptions): FfmpegInvocation {
       '-f', 'segment',
       // Matroska survives a killed writer; every codec fits (finalize picks webm/mkv).
       '-segment_format', 'matroska',
+      // Small clusters: a killed ffmpeg loses only the cluster it had not written yet (the
+      // muxer keeps one in memory), so at most ~half a second instead of several.
+      '-segment_format_options', 'cluster_time_limit=500:cluster_size_limit=1048576',
       '-segment_time', String(o.segmentSeconds),
-      // WebRTC senders rarely send keyframes unasked: without this a recording would be one
-      // endless segment and a crash would lose all of it. A segment may then start with
-      // inter frames; joined to its predecessor it decodes normally.
-      '-break_non_keyframes', '1',
+      // No -break_non_keyframes: every segment starts on a keyframe and decodes on its own
+      // (the capture asks the SFU for a keyframe just before each boundary, since WebRTC
+      // senders rarely send one unasked).
       '-segment_list', o.segmentListPath,
       '-segment_list_type', 'csv',
       // Keep the run's timeline in every segment: finalize joins them without drift, and the
@@ -142,6 +149,8 @@ export interface ConcatSegment {
   /** Start / end on its run's timeline, seconds. */
   start: number | null;
   end: number | null;
+  /** Wall-clock time (epoch ms) of its run's timeline zero; places runs on one timeline. */
+  runAt?: number | null;
 }
 
 const quoteConcatPath = (p: string): string => `'${p.replace(/'/g, "'\\''")}'`;
@@ -164,7 +173,15 @@ export function buildConcatList(segments: readonly ConcatSegment[]): string {
     if (!next) return; // the last file ends where its packets end
     let duration: number | null = null;
     if (cur.start !== null && next.run === cur.run && next.start !== null) duration = next.start - cur.start;
-    else if (cur.start !== null && cur.end !== null) duration = cur.end - cur.start;
+    else if (cur.start !== null && cur.end !== null) {
+      duration = cur.end - cur.start;
+      // Across runs: the next run starts where it started in wall-clock time, so the time no
+      // run recorded stays a gap instead of being squeezed out.
+      if (next.run !== cur.run && cur.runAt != null && next.runAt != null && next.start !== null) {
+        const wall = (next.runAt - cur.runAt) / 1000 + next.start - cur.start;
+        if (wall > duration) duration = wall;
+      }
+    }
     if (duration === null) throw new RangeError(`segment ${cur.path} has no timing`);
     if (duration > 0) lines.push(`duration ${fmt(duration)}`);
   });

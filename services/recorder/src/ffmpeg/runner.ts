@@ -32,6 +32,8 @@ export interface FfmpegProcess {
   readonly exited: Promise<FfmpegExit>;
   /** True from spawn until exit. */
   readonly running: boolean;
+  /** The ffmpeg process id once spawned (for leftover cleanup after a crash). */
+  readonly pid: number | undefined;
   /**
    * Waits `graceMs` for ffmpeg to end by itself (e.g. its input was ended), then sends one
    * SIGINT (ffmpeg finalizes its outputs), SIGKILLs after `killAfterMs`, and resolves with the
@@ -144,6 +146,9 @@ export function runFfmpeg(inv: FfmpegInvocation, opts: RunFfmpegOptions = {}): F
     exited,
     get running() {
       return running;
+    },
+    get pid() {
+      return (cmd as unknown as { ffmpegProc?: { pid?: number } }).ffmpegProc?.pid;
     },
     stop(o: StopOptions = {}) {
       if (stopPromise) return stopPromise;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { newRecording, transition, type Recording } from '@live-webrtc/shared';
-import { codecName, runStart, toProcessing } from './capture.js';
+import { newRecording, toProcessing, transition, type Recording } from '@live-webrtc/shared';
+import { codecName, runStart } from './capture.js';
 
 const t0 = new Date('2026-01-01T00:00:00Z');
 const at = (ms: number) => new Date(t0.getTime() + ms);
@@ -17,7 +17,7 @@ test("a run starts after every stored segment, never before the job's firstSegme
   const r = rec();
   assert.equal(runStart(r, 0), 0);
   assert.equal(runStart(r, 4), 4);
-  const seg = (index: number) => ({ index, key: `k${index}`, size: 1, run: 0, start: null, end: null });
+  const seg = (index: number) => ({ index, key: `k${index}`, size: 1, run: 0, start: null, end: null, runAt: null });
   assert.equal(runStart({ segments: [seg(0), seg(1), seg(2)] }, 0), 3, 'a takeover continues the numbering');
   assert.equal(runStart({ segments: [seg(0)] }, 5), 5);
 });

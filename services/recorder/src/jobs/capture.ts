@@ -1,51 +1,66 @@
-// CaptureRecording: RTP from the SFU → ffmpeg → Matroska segments uploaded while recording.
-//
-// The protocol with the SFU (over the recording's pub/sub channel; the store's status is the
-// truth, the channel only the fast path):
-//   1. bind: allocate an even RTP port (+1 for RTCP) per track, write the SDP to a file, start
-//      ffmpeg, wait until /proc/net/udp shows its ports bound;
-//   2. publish `listening` {host, tracks:[{trackId, rtpPort, rtcpPort}]}: the SFU connects its
-//      PlainTransports, resumes its paused consumers and requests keyframes;
-//   3. when ffmpeg prints "Input #0" (codec parameters found = a decodable frame arrived),
-//      publish `first-frame`, record firstFrameAt and move starting → active. No first frame
-//      within FIRST_FRAME_TIMEOUT_MS → ffmpeg is stopped and the recording fails (no_media);
-//   4. segments are uploaded as ffmpeg completes them;
-//   5. stop = a `stop` message, or the status `stopping` seen by a 1 s poll (messages can be
-//      lost), or worker shutdown: one SIGINT to ffmpeg, remaining segments uploaded,
-//      stopping → processing, `capture-ended`, FinalizeRecording enqueued.
-// ffmpeg dying after the first frame is treated like a stop: what it wrote is kept and
-// finalized (a truncated recording beats none), and the failure is logged and counted.
-import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
+// CaptureRecording: one capture *run* of a recording — RTP from the SFU → ffmpeg → Matroska
+// segments uploaded while recording. A recording is captured in runs: the first, and one more
+// after every recorder crash (takeover), handover (SIGTERM with another recorder up), ffmpeg
+// crash or stall, lost tap (SFU restart) or publisher rejoin. Every run:
+//   1. takes the recording's claim for its attempt (CaptureRuns; a stale job exits);
+//   2. asks the SFU instance that owns the room for its own tap (fresh PlainTransports, paused
+//      consumers) and gets the tracks; while the publisher is away or the SFU is restarting it
+//      keeps asking, for up to RECORD_REJOIN_GRACE_SECONDS;
+//   3. binds an even RTP port (+1 RTCP) per track, writes the SDP, starts ffmpeg, waits until
+//      its ports are bound, then tells the SFU to connect, resume and request keyframes;
+//   4. on "Input #0" (a decodable frame) publishes `first-frame` (the SFU stops asking for
+//      keyframes) and marks the recording active; asks for a keyframe before every segment
+//      boundary so each segment starts on one;
+//   5. uploads segments as ffmpeg completes them, stamped with the run's wall-clock start so
+//      finalize puts runs on one timeline (a gap stays a gap);
+//   6. ends on stop (message, or `stopping` seen by a 1 s poll), worker shutdown, ffmpeg exit,
+//      ffmpeg stalled (its progress file stops growing), tap lost, or `restart-run`. Then it
+//      either finalizes (stop, last recorder shutting down, publisher gone past the grace) or
+//      hands the recording on to a new run (everything else).
+import { mkdir, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   decodeMessage,
   encodeMessage,
   isLive,
   jobIds,
-  transition,
   type CaptureRecording,
+  type CaptureTrack,
+  type FailureCode,
   type JobHandler,
   type Logger,
   type Recording,
   type RecordingMessage,
 } from '@live-webrtc/shared';
 import type { Job } from 'bullmq';
-import { captureArgs } from '../ffmpeg/args.js';
+import { captureArgs, segmentIndexOf } from '../ffmpeg/args.js';
 import { runFfmpeg, type FfmpegExit, type FfmpegProcess } from '../ffmpeg/runner.js';
 import { buildCaptureSdp } from '../ffmpeg/sdp.js';
 import { waitUntilBound, type PortPair } from '../ports.js';
 import { sendRtcpBye } from '../rtcp.js';
 import { RtpRelay } from '../rtp/relay.js';
 import { toFfmpegVp9Packet } from '../rtp/vp9.js';
+import { TapError } from '../sfu/tapClient.js';
 import { recordingWorkDir, type RecorderDeps } from './deps.js';
+import { forgetPid, rememberPid } from './leftovers.js';
 import { SegmentUploader } from './segments.js';
 
-/** Why a capture ended; also the `reason` of its `capture-ended` message. */
-export type CaptureEndReason = 'stopped' | 'recorder_shutdown' | 'no_media' | 'media_timeout' | 'ffmpeg_exited' | 'recording_gone';
+/** Why a capture run ended; also the `reason` of its `capture-ended` message. */
+export type CaptureEndReason =
+  | 'stopped'
+  | 'recorder_shutdown'
+  | 'no_media'
+  | 'media_timeout'
+  | 'ffmpeg_exited'
+  | 'ffmpeg_stuck'
+  | 'tap_lost'
+  | 'publisher_rejoined'
+  | 'publisher_gone'
+  | 'recording_gone';
 
 export interface CaptureResult {
-  outcome: 'processing' | 'failed' | 'skipped';
-  reason: CaptureEndReason | 'not_live' | 'capture_failed';
+  outcome: 'processing' | 'failed' | 'skipped' | 'continued';
+  reason: CaptureEndReason | 'not_live' | 'stale_run' | 'capture_failed';
   run: number;
   segments: number;
 }
@@ -57,19 +72,31 @@ export const codecName = (mimeType: string): string => mimeType.slice(mimeType.i
 export const runStart = (rec: Pick<Recording, 'segments'>, firstSegment: number): number =>
   rec.segments.reduce((n, s) => Math.max(n, s.index + 1), firstSegment);
 
+/** Reasons after which the recording continues as a new run rather than being finalized. */
+const CONTINUES: ReadonlySet<CaptureEndReason> = new Set(['ffmpeg_exited', 'ffmpeg_stuck', 'tap_lost', 'publisher_rejoined']);
+
 /** The CaptureRecording handler. `shutdown` aborts every capture (service close), like the job's own signal. */
 export function captureHandler(d: RecorderDeps, shutdown: AbortSignal): JobHandler<'CaptureRecording'> {
   return async (data, job, signal) => {
-    const log = d.logger.child({ recordingId: data.recordingId, room: data.room, jobId: job.id });
+    const log = d.logger.child({ recordingId: data.recordingId, room: data.room, jobId: job.id, attempt: data.attempt });
     const rec = await d.store.get(data.recordingId);
     if (!rec || !isLive(rec.status)) {
       log.info({ status: rec?.status ?? 'missing' }, 'recording is not live; nothing to capture');
+      await d.runs.release(data.recordingId, data.attempt).catch(() => {});
       return { outcome: 'skipped', reason: 'not_live', run: data.firstSegment, segments: 0 } satisfies CaptureResult;
     }
-    const run = runStart(rec, data.firstSegment);
+    const prev = await d.runs.claim(data.recordingId);
+    if (!(await d.runs.take(data.recordingId, data.room, data.attempt, d.recorderId, prev?.cause ?? 'first'))) {
+      log.info('a newer run of this recording exists; this job is stale');
+      return { outcome: 'skipped', reason: 'stale_run', run: data.firstSegment, segments: 0 } satisfies CaptureResult;
+    }
+    // After every stored segment and every segment file here (a dead run's last, unlisted
+    // segment must not be overwritten).
+    const local = await readdir(recordingWorkDir(d.settings, data.recordingId)).catch(() => [] as string[]);
+    const run = local.map(segmentIndexOf).reduce<number>((n, i) => (i !== null && i >= n ? i + 1 : n), runStart(rec, data.firstSegment));
     if (rec.status === 'stopping') {
-      // Stopped before this job ran (or a run died while stopping): nothing left to capture.
-      return endWithoutCapture(d, rec, run, log);
+      // Stopped before this run began (or a run died while stopping): nothing left to capture.
+      return endWithoutCapture(d, rec, data.attempt, run, log);
     }
     d.metrics.activeCaptures.inc();
     d.metrics.captureCapacity.dec();
@@ -86,52 +113,72 @@ async function publish(d: RecorderDeps, id: string, m: RecordingMessage): Promis
   await d.redis.publish(d.keys.recordingChannel(id), encodeMessage(m));
 }
 
-/** starting/active/stopping → processing (via stopping), with stop time and duration; null for other statuses. */
-export function toProcessing(rec: Recording, stopAt: Date, now: Date): Recording | null {
-  let r = rec;
-  if (r.status === 'starting' || r.status === 'active')
-    r = transition(r, 'stopping', now, { stoppedAt: r.stoppedAt ?? stopAt.toISOString() });
-  if (r.status !== 'stopping') return null;
-  const first = r.firstFrameAt ? Date.parse(r.firstFrameAt) : null;
-  return transition(r, 'processing', now, {
-    stoppedAt: r.stoppedAt ?? stopAt.toISOString(),
-    durationMs: first !== null ? Math.max(0, stopAt.getTime() - first) : r.durationMs,
-  });
-}
-
 async function enqueueFinalize(d: RecorderDeps, id: string): Promise<void> {
   await d.queues.enqueue('FinalizeRecording', { v: 1, recordingId: id }, { jobId: jobIds.finalize(id) });
 }
 
-/** A recording already `stopping` when its capture starts: finalize what exists, or fail. */
-async function endWithoutCapture(d: RecorderDeps, rec: Recording, run: number, log: Logger): Promise<CaptureResult> {
-  if (rec.segments.length > 0) {
-    await d.store.update(rec.id, (r) => toProcessing(r, new Date(), new Date()));
-    await enqueueFinalize(d, rec.id);
-    log.info({ segments: rec.segments.length }, 'recording was stopping; finalizing its stored segments');
-  } else {
-    await d.store.fail(rec.id, 'no_media', 'the recording was stopped before any media arrived');
-    d.metrics.captureFailures.inc({ code: 'no_media' });
+/** Finalizes what storage holds (stored segments), or fails the recording with `code` when there is nothing. */
+export async function finalizeOrFail(
+  d: RecorderDeps,
+  id: string,
+  code: FailureCode,
+  message: string,
+  log: Logger,
+): Promise<'processing' | 'failed'> {
+  let rec = await d.store.get(id);
+  // A recording that had media but no stored segment yet: an earlier run may still be
+  // uploading its last segments (runs hand on before they upload). Give it time.
+  const until = Date.now() + (d.settings.earlierRunWaitMs ?? 30_000);
+  while (rec && rec.firstFrameAt !== null && rec.segments.length === 0 && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 250));
+    rec = await d.store.get(id);
   }
-  await publish(d, rec.id, { type: 'capture-ended', recordingId: rec.id, firstSegment: run, reason: 'stopped' });
-  return { outcome: rec.segments.length > 0 ? 'processing' : 'failed', reason: 'stopped', run, segments: rec.segments.length };
+  if (rec && rec.segments.length > 0) {
+    const r = await d.lifecycle.markProcessing(id);
+    if (r.status === 'processing') await enqueueFinalize(d, id);
+    log.info({ segments: rec.segments.length }, 'finalizing the stored segments');
+    return 'processing';
+  }
+  await d.lifecycle.fail(id, code, message);
+  d.metrics.captureFailures.inc({ code });
+  return 'failed';
 }
 
 /**
- * Salvages a recording whose capture job was lost (stalled past BullMQ's limit: its recorder
- * died twice or hung): finalize the segments stored so far, or fail it. No-op when not live.
+ * Hands the recording on to a new run (attempt + 1), queued for any live recorder. Returns
+ * false when someone else already moved the claim on.
  */
-export async function salvageCapture(d: RecorderDeps, recordingId: string, firstSegment: number): Promise<void> {
-  const rec = await d.store.get(recordingId);
-  if (!rec || !isLive(rec.status)) return;
-  if (rec.segments.length > 0) {
-    await d.store.update(recordingId, (r) => toProcessing(r, new Date(), new Date()));
-    await enqueueFinalize(d, recordingId);
-  } else {
-    await d.store.fail(recordingId, 'capture_lost', 'the capture was lost (its recorder stopped responding) before any segment was stored');
-    d.metrics.captureFailures.inc({ code: 'capture_lost' });
-  }
-  await publish(d, recordingId, { type: 'capture-ended', recordingId, firstSegment, reason: 'capture_lost' });
+export async function continueAsNewRun(
+  d: RecorderDeps,
+  data: Pick<CaptureRecording, 'recordingId' | 'room' | 'sfuInstance'>,
+  attempt: number,
+  cause: string,
+): Promise<boolean> {
+  const claim = (await d.runs.claim(data.recordingId)) ?? {
+    recordingId: data.recordingId,
+    room: data.room,
+    attempt,
+    recorderId: d.recorderId,
+    since: Date.now(),
+    cause,
+  };
+  if (claim.attempt !== attempt) return false;
+  const next = await d.runs.advance(claim, cause);
+  if (next === null) return false;
+  await d.queues.enqueue(
+    'CaptureRecording',
+    { v: 1, recordingId: data.recordingId, room: data.room, sfuInstance: data.sfuInstance, firstSegment: 0, tracks: [], attempt: next },
+    { jobId: jobIds.captureRun(data.recordingId, next), attempts: 1 },
+  );
+  return true;
+}
+
+/** A recording already `stopping` when its run starts: finalize what exists, or fail. */
+async function endWithoutCapture(d: RecorderDeps, rec: Recording, attempt: number, run: number, log: Logger): Promise<CaptureResult> {
+  const outcome = await finalizeOrFail(d, rec.id, 'no_media', 'the recording was stopped before any media arrived', log);
+  await d.runs.release(rec.id, attempt);
+  await publish(d, rec.id, { type: 'capture-ended', recordingId: rec.id, firstSegment: run, reason: 'stopped' });
+  return { outcome, reason: 'stopped', run, segments: rec.segments.length };
 }
 
 interface Deferred<T> {
@@ -153,6 +200,7 @@ const MEDIA_TIMEOUT_RE = /Connection timed out/;
 class Capture {
   readonly #d: RecorderDeps;
   readonly #data: CaptureRecording;
+  readonly #attempt: number;
   readonly #run: number;
   readonly #log: Logger;
   readonly #signal: AbortSignal;
@@ -160,6 +208,11 @@ class Capture {
   readonly #id: string;
   readonly #dir: string;
   readonly #stop = deferred<CaptureEndReason>();
+  /** Tracks of this run's tap, as the SFU consumes them. */
+  #tracks: CaptureTrack[] = [];
+  /** SFU instance serving this run's tap. */
+  #sfu = '';
+  #tapOpen = false;
   /** The pairs ffmpeg reads. */
   #ports: PortPair[] = [];
   /** What the SFU is told, per track: ffmpeg's pair, or a relay's. */
@@ -173,11 +226,15 @@ class Capture {
   #listeningAt = 0;
   #firstFrameTimer: NodeJS.Timeout | undefined;
   #pollTimer: NodeJS.Timeout | undefined;
+  #watchTimer: NodeJS.Timeout | undefined;
+  #keyframeTimer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
+  #uploader: SegmentUploader | undefined;
 
   constructor(d: RecorderDeps, data: CaptureRecording, run: number, log: Logger, signal: AbortSignal, job: Job) {
     this.#d = d;
     this.#data = data;
+    this.#attempt = data.attempt;
     this.#run = run;
     this.#log = log.child({ run });
     this.#signal = signal;
@@ -189,14 +246,19 @@ class Capture {
   async run(): Promise<CaptureResult> {
     const d = this.#d;
     const listPath = join(this.#dir, `run-${this.#run}.csv`);
+    const progressPath = join(this.#dir, `run-${this.#run}.progress`);
     let ffmpeg: FfmpegProcess | undefined;
-    let uploader: SegmentUploader | undefined;
     try {
       await mkdir(this.#dir, { recursive: true });
-      // Listen for a stop before announcing anything, so an immediate stop is not missed.
+      // Listen for a stop before asking for anything, so an immediate stop is not missed.
       await this.#watchForStop();
-      ffmpeg = await this.#startFfmpeg(listPath);
-      uploader = new SegmentUploader({
+      const t0 = Date.now();
+      const waited = await this.#openTap();
+      if (waited !== null) return await this.#endBeforeMedia(waited);
+      const tapMs = Date.now() - t0;
+      ffmpeg = await this.#startFfmpeg(listPath, progressPath);
+      const ffmpegMs = Date.now() - t0 - tapMs;
+      this.#uploader = new SegmentUploader({
         recordingId: this.#id,
         run: this.#run,
         dir: this.#dir,
@@ -206,28 +268,37 @@ class Capture {
         metrics: d.metrics,
         logger: this.#log,
       });
-      uploader.start();
-      await d.store.update(this.#id, (r) => {
-        const tracks = this.#data.tracks.map((t) => ({ kind: t.kind, codec: codecName(t.codec.mimeType), participant: t.participant }));
-        return JSON.stringify(r.tracks) === JSON.stringify(tracks) ? null : { ...r, tracks };
-      });
-      await publish(d, this.#id, {
-        type: 'listening',
-        recordingId: this.#id,
-        firstSegment: this.#run,
+      this.#uploader.start();
+      await d.tap.connect(this.#sfu, this.#id, this.#attempt, {
         host: d.settings.host,
-        tracks: this.#data.tracks.map((t, i) => ({
+        tracks: this.#tracks.map((t, i) => ({
           trackId: t.trackId,
           rtpPort: this.#announced[i]!.rtpPort,
           rtcpPort: this.#announced[i]!.rtcpPort,
         })),
       });
       this.#listeningAt = Date.now();
-      this.#log.info({ ports: this.#announced.map((p) => p.rtpPort), host: d.settings.host }, 'capture listening');
+      // After connecting, not before: every millisecond before it is media lost in a takeover.
+      await d.store.update(this.#id, (r) => {
+        const tracks = this.#tracks.map((t) => ({ kind: t.kind, codec: codecName(t.codec.mimeType), participant: t.participant }));
+        return JSON.stringify(r.tracks) === JSON.stringify(tracks) ? null : { ...r, tracks };
+      });
+      this.#log.info(
+        {
+          ports: this.#announced.map((p) => p.rtpPort),
+          host: d.settings.host,
+          sfu: this.#sfu,
+          tapMs,
+          ffmpegMs,
+          connectedMs: Date.now() - t0,
+        },
+        'capture listening',
+      );
       this.#firstFrameTimer = setTimeout(() => {
         if (!this.#sawFirstFrame) this.#stop.resolve('no_media');
       }, d.settings.firstFrameTimeoutMs);
-      await this.#job.updateProgress({ phase: 'listening', run: this.#run }).catch(() => {});
+      this.#watchRun(ffmpeg, progressPath);
+      await this.#job.updateProgress({ phase: 'listening', run: this.#run, attempt: this.#attempt }).catch(() => {});
 
       const running = ffmpeg;
       const reason = await Promise.race([
@@ -240,37 +311,173 @@ class Capture {
       // From here on "Input #0" means nothing: ffmpeg interrupted mid-probe prints it too.
       this.#ending = true;
       const stopAt = new Date();
+      let continued = false;
+      if (reason === 'recorder_shutdown' && this.#sawFirstFrame) {
+        // Rolling deploy: queue the next run first and keep recording until the SFU has fed
+        // it (it closes our tap then), so the handover loses (almost) nothing.
+        continued = await this.#handOnIfNeeded(reason);
+        if (continued) await this.#waitTapReplaced(d.settings.handoverWaitMs ?? 8000);
+      }
       let exit: FfmpegExit;
       if (running.running) {
         const t0 = performance.now();
-        exit = await this.#stopFfmpeg(running);
+        exit = reason === 'ffmpeg_stuck' ? await running.stop({ killAfterMs: 0 }) : await this.#stopFfmpeg(running);
         d.metrics.ffmpegStopSeconds.observe((performance.now() - t0) / 1000);
       } else {
         exit = await running.exited;
       }
+      await forgetPid(this.#dir, this.#run);
       this.#endWatching();
       this.#releasePorts();
-      const { uploaded, failed } = await uploader.finish();
+      void this.#closeTap();
+      // Hand on first, upload after: the next run starts while this one's last segments go up.
+      if (!continued) continued = await this.#handOnIfNeeded(reason);
+      const { uploaded, failed } = await this.#uploader.finish();
       await this.#firstFrameSaved;
-      this.#log.info({ reason, exit: { code: exit.code, signal: exit.signal, killed: exit.killed }, uploaded, failed }, 'capture ended');
+      this.#log.info(
+        { reason, exit: { code: exit.code, signal: exit.signal, killed: exit.killed }, uploaded, failed, continued },
+        'capture run ended',
+      );
+      if (continued) return this.#ended('continued', reason, uploaded + failed);
       return await this.#conclude(reason, exit, stopAt, uploaded + failed);
     } catch (err) {
-      // Our own failure (ports, ffmpeg would not start, Redis/storage errors): fail the
-      // recording clearly rather than leave it `starting` forever.
+      // Our own failure (ports, ffmpeg would not start, Redis/storage errors): hand the
+      // recording to a new run when it already has media, else fail it clearly rather than
+      // leave it `starting` forever.
       this.#endWatching();
       if (ffmpeg?.running) await this.#stopFfmpeg(ffmpeg);
+      await forgetPid(this.#dir, this.#run).catch(() => {});
       this.#releasePorts();
-      if (uploader) await uploader.finish().catch(() => ({ uploaded: 0, failed: 0 }));
+      void this.#closeTap();
+      if (this.#uploader) await this.#uploader.finish().catch(() => ({ uploaded: 0, failed: 0 }));
       const message = err instanceof Error ? err.message : String(err);
-      const code = this.#signal.aborted && !this.#sawFirstFrame ? 'recorder_shutdown' : 'capture_failed';
-      this.#log.error({ err, code }, 'capture failed');
+      const code: FailureCode = this.#signal.aborted && !this.#sawFirstFrame ? 'recorder_shutdown' : 'capture_failed';
+      this.#log.error({ err, code }, 'capture run failed');
       d.metrics.captureFailures.inc({ code });
-      await d.store.fail(this.#id, code, `capture failed: ${message}`).catch(() => {});
+      await finalizeOrFail(d, this.#id, code, `capture failed: ${message}`, this.#log).catch(() => {});
+      await d.runs.release(this.#id, this.#attempt).catch(() => {});
       await publish(d, this.#id, { type: 'capture-ended', recordingId: this.#id, firstSegment: this.#run, reason: 'capture_failed' }).catch(
         () => {},
       );
       throw err;
     }
+  }
+
+  /**
+   * Asks the room's SFU for this run's tap, retrying while the publisher is away or the SFU is
+   * restarting, up to the rejoin grace. Null when the tap is open, else why the run ends.
+   */
+  async #openTap(): Promise<CaptureEndReason | null> {
+    const d = this.#d;
+    const until = Date.now() + d.settings.rejoinGraceS * 1000;
+    let last: unknown;
+    for (;;) {
+      const stopped = await Promise.race([this.#stop.promise, Promise.resolve(null)]);
+      if (stopped) return stopped;
+      try {
+        this.#sfu = await d.tap.ownerOf(this.#data.room);
+        this.#tracks = await d.tap.open(this.#sfu, this.#id, this.#attempt, {
+          room: this.#data.room,
+          recorderId: d.recorderId,
+          firstSegment: this.#run,
+        });
+        this.#tapOpen = true;
+        return null;
+      } catch (err) {
+        if (!(err instanceof TapError)) throw err;
+        if (err.code === 'stale_run') return 'recording_gone';
+        if (err.code === 'not_live') return 'recording_gone';
+        if (!err.retry) throw err;
+        if (last === undefined) this.#log.info({ err: err.message }, 'no media to tap yet; waiting for the publisher');
+        last = err;
+      }
+      if (Date.now() >= until) {
+        this.#log.warn(
+          { graceSeconds: d.settings.rejoinGraceS, err: last instanceof Error ? last.message : last },
+          'publisher did not come back',
+        );
+        return 'publisher_gone';
+      }
+      await Promise.race([this.#stop.promise, new Promise((r) => setTimeout(r, 250))]);
+    }
+  }
+
+  /** The run ended before it had a tap: finalize what is stored, or fail. */
+  async #endBeforeMedia(reason: CaptureEndReason): Promise<CaptureResult> {
+    const d = this.#d;
+    this.#endWatching();
+    if (reason === 'recording_gone') {
+      await d.runs.release(this.#id, this.#attempt);
+      return this.#ended('skipped', reason, 0);
+    }
+    if (reason === 'recorder_shutdown' && (await this.#handOnIfNeeded(reason))) return this.#ended('continued', reason, 0);
+    const outcome = await finalizeOrFail(
+      d,
+      this.#id,
+      reason === 'recorder_shutdown' ? 'recorder_shutdown' : 'no_media',
+      reason === 'recorder_shutdown'
+        ? 'the recorder shut down before any media arrived'
+        : 'no media to record: the publisher left and did not come back',
+      this.#log,
+    );
+    await d.runs.release(this.#id, this.#attempt);
+    await publish(d, this.#id, { type: 'capture-ended', recordingId: this.#id, firstSegment: this.#run, reason });
+    return this.#ended(outcome, reason, 0);
+  }
+
+  #ended(outcome: CaptureResult['outcome'], reason: CaptureResult['reason'], segments: number): CaptureResult {
+    return { outcome, reason, run: this.#run, segments };
+  }
+
+  /** Continues the recording as a new run when `reason` calls for it. True when handed on. */
+  async #handOnIfNeeded(reason: CaptureEndReason): Promise<boolean> {
+    const d = this.#d;
+    // ffmpeg failing before any frame would fail again: only a run that recorded continues.
+    const failedEarly = !this.#sawFirstFrame && (reason === 'ffmpeg_exited' || reason === 'ffmpeg_stuck');
+    let cause: string | null = CONTINUES.has(reason) && !failedEarly ? reason : null;
+    if (reason === 'recorder_shutdown') {
+      // A rolling deploy: another live recorder takes over; the last one finalizes.
+      const others = (await d.runs.liveRecorders().catch(() => [])).filter((r) => r !== d.recorderId);
+      if (others.length > 0) cause = 'handover';
+    }
+    if (!cause) return false;
+    const rec = await d.store.get(this.#id).catch(() => null);
+    if (!rec || (rec.status !== 'starting' && rec.status !== 'active')) return false;
+    const ok = await continueAsNewRun(d, this.#data, this.#attempt, cause).catch((err: unknown) => {
+      this.#log.error({ err }, 'could not queue the next run');
+      return false;
+    });
+    if (ok) {
+      d.metrics.runRestarts.inc({ cause });
+      this.#log.info({ cause, nextAttempt: this.#attempt + 1 }, 'recording continues as a new run');
+      return true;
+    }
+    // Someone else already moved the recording on (a takeover while we were presumed dead).
+    const claim = await d.runs.claim(this.#id).catch(() => null);
+    return claim !== null && claim.attempt > this.#attempt;
+  }
+
+  /** Waits until the SFU closed this run's tap (a newer run is fed), up to `ms`. */
+  async #waitTapReplaced(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      try {
+        await this.#d.tap.status(this.#sfu, this.#id, this.#attempt);
+      } catch (err) {
+        if (err instanceof TapError && err.code === 'tap_not_found') {
+          this.#tapOpen = false;
+          return;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    this.#log.warn({ waitedMs: ms }, 'the next run did not take over in time; ending this run anyway');
+  }
+
+  async #closeTap(): Promise<void> {
+    if (!this.#tapOpen) return;
+    this.#tapOpen = false;
+    await this.#d.tap.close(this.#sfu, this.#id, this.#attempt).catch(() => {});
   }
 
   /** Subscribes to the channel, polls the status and watches the abort signal; any of them resolves #stop. */
@@ -282,12 +489,15 @@ class Capture {
     this.#unsubscribe = await d.hub.subscribe(d.keys.recordingChannel(this.#id), (raw) => {
       const m = decodeMessage(raw);
       if (m?.type === 'stop' && m.recordingId === this.#id) this.#stop.resolve('stopped');
+      if (m?.type === 'restart-run' && m.recordingId === this.#id && this.#tapOpen) this.#stop.resolve('publisher_rejoined');
     });
     const poll = async (): Promise<void> => {
       try {
         const rec = await d.store.get(this.#id);
         if (!rec || !isLive(rec.status)) this.#stop.resolve('recording_gone');
         else if (rec.status === 'stopping') this.#stop.resolve('stopped');
+        const claim = await d.runs.claim(this.#id);
+        if (claim && claim.attempt > this.#attempt) this.#stop.resolve('recording_gone'); // replaced (we were presumed dead)
       } catch (err) {
         this.#log.debug({ err }, 'status poll failed');
       }
@@ -295,29 +505,103 @@ class Capture {
     this.#pollTimer = setInterval(() => void poll(), d.settings.statusPollMs ?? 1000);
   }
 
+  /**
+   * While the run records: ffmpeg stalled (progress file not growing) → new run; the tap gone
+   * (SFU restarted, or it closed our tap) → new run; a keyframe asked for before each segment
+   * boundary.
+   */
+  #watchRun(ff: FfmpegProcess, progressPath: string): void {
+    const d = this.#d;
+    let lastSize = -1;
+    let lastGrowth = Date.now();
+    /** RTP bytes the SFU had sent when ffmpeg last made progress. */
+    let sentAtGrowth = -1;
+    let sent = -1;
+    let tapMisses = 0;
+    let lastTapCheck = 0;
+    let checking = false;
+    const check = async (): Promise<void> => {
+      if (checking || this.#ending) return;
+      checking = true;
+      try {
+        const size = await stat(progressPath).then(
+          (s) => s.size,
+          () => 0,
+        );
+        // ffmpeg reports progress only once its probe found a frame: stalls count from then on.
+        // ffmpeg also reports nothing while no packet arrives (publisher away): stuck means no
+        // progress *while the SFU keeps sending*.
+        if (!this.#sawFirstFrame) lastGrowth = Date.now();
+        else if (size !== lastSize) {
+          lastSize = size;
+          lastGrowth = Date.now();
+          sentAtGrowth = sent;
+        } else if (ff.running && Date.now() - lastGrowth > d.settings.stuckMs && sentAtGrowth >= 0 && sent > sentAtGrowth + 1000) {
+          this.#log.warn({ stalledMs: Date.now() - lastGrowth }, 'ffmpeg stopped making progress; restarting the run');
+          this.#stop.resolve('ffmpeg_stuck');
+        }
+        if (Date.now() - lastTapCheck >= 500) {
+          lastTapCheck = Date.now();
+          try {
+            sent = (await d.tap.status(this.#sfu, this.#id, this.#attempt)).bytesSent;
+            if (sentAtGrowth < 0) sentAtGrowth = sent;
+            tapMisses = 0;
+          } catch (err) {
+            // One miss can be a slow answer; two in a row (or a clear "no such tap") is a lost tap.
+            tapMisses += err instanceof TapError && err.code === 'tap_not_found' ? 2 : 1;
+            if (tapMisses >= 2) {
+              this.#log.warn({ err: err instanceof Error ? err.message : err }, 'tap lost; continuing as a new run');
+              this.#stop.resolve('tap_lost');
+            }
+          }
+        }
+      } finally {
+        checking = false;
+      }
+    };
+    this.#watchTimer = setInterval(() => void check(), 250);
+  }
+
+  /** Asks for a keyframe shortly before every segment boundary of this run's timeline. */
+  #scheduleKeyframes(firstFrameAt: number): void {
+    const d = this.#d;
+    const segMs = d.settings.segmentSeconds * 1000;
+    const tick = (): void => {
+      if (this.#ending) return;
+      void d.tap.keyframe(this.#sfu, this.#id, this.#attempt).catch(() => {});
+      const elapsed = Date.now() - firstFrameAt;
+      const next = segMs - (elapsed % segMs) - 150;
+      this.#keyframeTimer = setTimeout(tick, next > 100 ? next : next + segMs);
+    };
+    this.#keyframeTimer = setTimeout(tick, Math.max(100, segMs - 150));
+  }
+
   #endWatching(): void {
     clearInterval(this.#pollTimer);
+    clearInterval(this.#watchTimer);
     clearTimeout(this.#firstFrameTimer);
+    clearTimeout(this.#keyframeTimer);
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
   }
 
   /** Allocates ports and starts ffmpeg until it holds them (3 tries: another process may win a port). */
-  async #startFfmpeg(listPath: string): Promise<FfmpegProcess> {
+  async #startFfmpeg(listPath: string, progressPath: string): Promise<FfmpegProcess> {
     const d = this.#d;
     const sdpPath = join(this.#dir, `run-${this.#run}.sdp`);
     let lastErr: unknown;
     for (let attempt = 1; attempt <= 3; attempt++) {
-      this.#ports = await d.ports.allocate(this.#data.tracks.length);
+      this.#ports = await d.ports.allocate(this.#tracks.length);
       const sdp = buildCaptureSdp({
         host: d.settings.host,
         sessionName: `live-webrtc ${this.#id} run ${this.#run}`,
-        tracks: this.#data.tracks.map((t, i) => ({ kind: t.kind, codec: t.codec, rtpPort: this.#ports[i]!.rtpPort })),
+        tracks: this.#tracks.map((t, i) => ({ kind: t.kind, codec: t.codec, rtpPort: this.#ports[i]!.rtpPort })),
       });
       // A file, not stdin: ffmpeg may exit before reading a pipe (EPIPE) and a file is
       // there to look at afterwards.
       await writeFile(sdpPath, sdp);
       await rm(listPath, { force: true }); // a list left by an earlier try would be re-read
+      await rm(progressPath, { force: true });
       const ff = runFfmpeg(
         captureArgs({
           sdpPath,
@@ -328,6 +612,7 @@ class Capture {
           firstSegment: this.#run,
           probeMs: d.settings.firstFrameTimeoutMs,
           mediaTimeoutS: d.settings.mediaTimeoutS,
+          progressPath,
         }),
         { ffmpegPath: d.settings.ffmpegPath, logger: this.#log, onLine: (line) => this.#onLine(line) },
       );
@@ -338,6 +623,8 @@ class Capture {
       try {
         const ports = this.#ports.flatMap((p) => [p.rtpPort, p.rtcpPort]);
         await waitUntilBound(ports, { timeoutMs: 5000, signal: AbortSignal.any([exitedEarly.signal, this.#signal]) });
+        // A recorder killed with its children gone astray: the next start ends this pid.
+        if (ff.pid !== undefined) await rememberPid(this.#dir, this.#run, ff.pid, d.recorderId);
         await this.#startRelays();
         return ff;
       } catch (err) {
@@ -354,11 +641,12 @@ class Capture {
   /**
    * Puts a relay in front of ffmpeg for tracks it cannot read as the SFU sends them (VP9: see
    * rtp/vp9.ts); the SFU is told the relay's ports. Other tracks go to ffmpeg directly.
+   * Relays accept packets from the SFU's address only.
    */
   async #startRelays(): Promise<void> {
     const d = this.#d;
     this.#announced = [...this.#ports];
-    for (const [i, t] of this.#data.tracks.entries()) {
+    for (const [i, t] of this.#tracks.entries()) {
       if (codecName(t.codec.mimeType) !== 'vp9') continue;
       const [listen] = await d.ports.allocate(1);
       this.#relayPorts.push(listen!);
@@ -399,6 +687,9 @@ class Capture {
     this.#sawFirstFrame = true;
     clearTimeout(this.#firstFrameTimer);
     const at = new Date();
+    // The run's timeline starts at its first packet, about when the probe began.
+    this.#uploader?.setRunAt(this.#listeningAt > 0 ? Math.min(at.getTime(), this.#listeningAt + 50) : at.getTime());
+    this.#scheduleKeyframes(at.getTime());
     if (this.#listeningAt > 0) this.#d.metrics.firstFrameSeconds.observe((at.getTime() - this.#listeningAt) / 1000);
     this.#log.info({ afterListeningMs: this.#listeningAt > 0 ? at.getTime() - this.#listeningAt : null }, 'first decodable frame');
     this.#firstFrameSaved = this.#saveFirstFrame(at).catch((err: unknown) => this.#log.error({ err }, 'could not record the first frame'));
@@ -408,57 +699,47 @@ class Capture {
     const d = this.#d;
     // Tell the SFU first: it keeps requesting keyframes until it hears this.
     await publish(d, this.#id, { type: 'first-frame', recordingId: this.#id, firstSegment: this.#run });
-    await d.store.update(this.#id, (r) => {
-      const firstFrameAt = r.firstFrameAt ?? at.toISOString(); // a takeover run keeps the first one
-      if (r.status === 'starting') return transition(r, 'active', at, { firstFrameAt });
-      return r.firstFrameAt ? null : { ...r, firstFrameAt };
-    });
+    await d.lifecycle.markActive(this.#id, at);
   }
 
   async #conclude(reason: CaptureEndReason, exit: FfmpegExit, stopAt: Date, segments: number): Promise<CaptureResult> {
     const d = this.#d;
     const id = this.#id;
-    const base = { run: this.#run, segments };
     let outcome: CaptureResult['outcome'] = 'processing';
     let endReason: CaptureEndReason = reason;
     if (reason === 'recording_gone') {
-      outcome = 'skipped'; // failed or finished by someone else: leave it as it is
+      outcome = 'skipped'; // failed, finished or taken over by someone else: leave it as it is
     } else if (!this.#sawFirstFrame) {
       const { code, message } = this.#noFirstFrameError(reason, exit);
-      await d.store.fail(id, code, message);
-      d.metrics.captureFailures.inc({ code });
-      outcome = 'failed';
-      await this.#removeRunFiles();
+      outcome = await finalizeOrFail(d, id, code, message, this.#log);
+      if (outcome === 'failed') await this.#removeRunFiles();
       if (reason === 'ffmpeg_exited' || reason === 'media_timeout') endReason = 'no_media';
     } else {
       if (reason === 'media_timeout') {
         this.#log.warn({ seconds: d.settings.mediaTimeoutS }, 'no media for the media timeout; ending the recording');
-      } else if (reason === 'ffmpeg_exited' && exit.stderrTail.some((l) => /received signal \d+/.test(l))) {
-        // Interrupted from outside (Ctrl-C reaches the whole process group): it finalized its files.
-        this.#log.warn('ffmpeg was interrupted by a signal from outside; finalizing what it wrote');
       } else if (reason === 'ffmpeg_exited') {
         this.#log.error(
           { code: exit.code, signal: exit.signal, stderr: exit.stderrTail.slice(-5) },
-          'ffmpeg exited during the capture; finalizing what it wrote',
+          'ffmpeg exited; finalizing what it wrote',
         );
         d.metrics.captureFailures.inc({ code: 'ffmpeg_exited' });
       }
-      const rec = await d.store.update(id, (r) => toProcessing(r, stopAt, new Date()));
+      const rec = await d.lifecycle.markProcessing(id, stopAt);
       if (rec.status === 'processing') await enqueueFinalize(d, id);
       else outcome = 'skipped';
     }
+    if (outcome !== 'skipped' || reason !== 'recording_gone') await d.runs.release(id, this.#attempt);
     await publish(d, id, { type: 'capture-ended', recordingId: id, firstSegment: this.#run, reason: endReason });
-    return { outcome, reason: endReason, ...base };
+    return this.#ended(outcome, endReason, segments);
   }
 
-  /** After a run that recorded nothing: its SDP and list go, and the directory if now empty. */
+  /** After a run that recorded nothing: its SDP, list and progress go, and the directory if now empty. */
   async #removeRunFiles(): Promise<void> {
-    await rm(join(this.#dir, `run-${this.#run}.sdp`), { force: true });
-    await rm(join(this.#dir, `run-${this.#run}.csv`), { force: true });
+    for (const ext of ['sdp', 'csv', 'progress']) await rm(join(this.#dir, `run-${this.#run}.${ext}`), { force: true });
     await rmdir(this.#dir).catch(() => {}); // not empty: another run's segments stay
   }
 
-  #noFirstFrameError(reason: CaptureEndReason, exit: FfmpegExit): { code: string; message: string } {
+  #noFirstFrameError(reason: CaptureEndReason, exit: FfmpegExit): { code: FailureCode; message: string } {
     const waited = this.#listeningAt > 0 ? Date.now() - this.#listeningAt : 0;
     switch (reason) {
       case 'no_media':
@@ -475,6 +756,8 @@ class Capture {
         return { code: 'recorder_shutdown', message: 'the recorder shut down before any media arrived' };
       case 'media_timeout':
         return { code: 'no_media', message: `no packet reached the recorder for ${this.#d.settings.mediaTimeoutS} s after listening` };
+      case 'publisher_gone':
+        return { code: 'no_media', message: 'the publisher left and did not come back' };
       default: {
         const tail = exit.stderrTail
           .filter((l) => l.trim() !== '')

@@ -1,8 +1,19 @@
 // What the job handlers need; built once in service.ts.
 import { join } from 'node:path';
-import type { ChannelHub, JobQueues, Logger, RecordingStore, Redis, RedisKeys, Storage } from '@live-webrtc/shared';
+import type {
+  CaptureRuns,
+  ChannelHub,
+  JobQueues,
+  Logger,
+  RecordingLifecycle,
+  RecordingStore,
+  Redis,
+  RedisKeys,
+  Storage,
+} from '@live-webrtc/shared';
 import type { RecorderMetrics } from '../metrics.js';
 import type { PortAllocator } from '../ports.js';
+import type { TapClient } from '../sfu/tapClient.js';
 
 export interface RecorderSettings {
   /** IP ffmpeg binds and the SFU sends to. */
@@ -19,13 +30,26 @@ export interface RecorderSettings {
   statusPollMs?: number;
   /** ffmpeg gets this long to finish its files after the stop signal before SIGKILL, ms. Default 5000. */
   stopTimeoutMs?: number;
+  /** A run with no tap (publisher away, SFU restarting) keeps asking this long before finalizing, s. */
+  rejoinGraceS: number;
+  /** On shutdown with another recorder up, how long the run keeps recording for the next one to take over, ms. Default 8000. */
+  handoverWaitMs?: number;
+  /** How long ending a recording waits for an earlier run's segments to be stored, ms. Default 30000. */
+  earlierRunWaitMs?: number;
+  /** ffmpeg whose progress file has not grown this long is stuck and replaced by a new run, ms. */
+  stuckMs: number;
   ffmpegPath: string;
   ffprobePath: string;
 }
 
 export interface RecorderDeps {
   settings: RecorderSettings;
+  /** This recorder process's id (its heartbeat key, its claims). */
+  recorderId: string;
   store: RecordingStore;
+  lifecycle: RecordingLifecycle;
+  runs: CaptureRuns;
+  tap: TapClient;
   storage: Storage;
   /** Commands (publish, store); never put in subscriber mode. */
   redis: Redis;

@@ -11,8 +11,8 @@ import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   recordingKeys,
-  transition,
   UnrecoverableError,
+  type FailureCode,
   type FinalizeRecording,
   type JobHandler,
   type Logger,
@@ -44,7 +44,7 @@ export interface FinalizeResult {
 /** A failure with a stable code for the recording's error. */
 class FinalizeError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: FailureCode,
     message: string,
   ) {
     super(message);
@@ -54,7 +54,7 @@ class FinalizeError extends Error {
 
 /** Nothing to join: retrying cannot help. */
 class NoSegmentsError extends UnrecoverableError {
-  readonly code = 'no_segments';
+  readonly code: FailureCode = 'no_segments';
 }
 
 /** Finalize ran before its recording reached `processing`: retry, but never fail the recording for it. */
@@ -81,12 +81,12 @@ export function finalizeHandler(d: RecorderDeps): JobHandler<'FinalizeRecording'
       if (result.outcome === 'ready') d.metrics.finalizeSeconds.observe((performance.now() - t0) / 1000);
       return result;
     } catch (err) {
-      const code = err instanceof FinalizeError || err instanceof NoSegmentsError ? err.code : 'finalize_failed';
+      const code: FailureCode = err instanceof FinalizeError || err instanceof NoSegmentsError ? err.code : 'finalize_failed';
       const message = err instanceof Error ? err.message : String(err);
       const last = err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       log.error({ err, attempt: job.attemptsMade + 1, last }, 'finalize failed');
       if (last && !(err instanceof NotProcessingError)) {
-        await d.store
+        await d.lifecycle
           .fail(data.recordingId, code, message)
           .catch((e: unknown) => log.error({ err: e }, 'could not mark the recording failed'));
         d.metrics.captureFailures.inc({ code });
@@ -131,7 +131,9 @@ async function finalize(d: RecorderDeps, data: FinalizeRecording, log: Logger): 
   const durationMs = probe.format.duration !== undefined ? Math.round(probe.format.duration * 1000) : null;
   const size = (await fileSize(output)) ?? 0;
   await retry(() => d.storage.putFile(recordingKeys.output(id, container.file), output, container.contentType), {
-    attempts: 4,
+    // Storage down for a while (an S3 outage) must not fail the recording: ~3 minutes.
+    attempts: 60,
+    maxDelayMs: 3000,
     onRetry: (err, attempt) => log.warn({ err, attempt }, 'output upload failed; retrying'),
   }).catch((err: unknown) => {
     throw new FinalizeError('upload_failed', `uploading ${container.file} failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -146,10 +148,7 @@ async function finalize(d: RecorderDeps, data: FinalizeRecording, log: Logger): 
     progress: 1,
     durationMs,
   };
-  const done = await d.store.update(id, (r) => {
-    if (r.status !== 'processing') return null;
-    return transition({ ...r, outputs: withOutput(r.outputs, raw) }, 'ready', new Date());
-  });
+  const done = await d.lifecycle.markReady(id, raw);
   if (done.status !== 'ready') throw new Error(`recording ${id} became ${done.status} while finalizing`);
   if (done.stoppedAt) d.metrics.stopToReadySeconds.observe(Math.max(0, Date.now() - Date.parse(done.stoppedAt)) / 1000);
   // Only now is every byte safe in storage and recorded in the manifest.
@@ -180,13 +179,18 @@ async function gatherSegments(d: RecorderDeps, rec: Recording, workDir: string, 
   }
   const runs = [...new Set(rec.segments.map((s) => s.run))].sort((a, b) => a - b);
   const runOf = (index: number): number => runs.filter((r) => r <= index).pop() ?? 0;
-  const byIndex = new Map<number, { index: number; run: number; start: number | null; end: number | null; key: string | null }>();
-  for (const s of rec.segments) byIndex.set(s.index, { index: s.index, run: s.run, start: s.start, end: s.end, key: s.key });
+  const byIndex = new Map<
+    number,
+    { index: number; run: number; start: number | null; end: number | null; key: string | null; runAt: number | null }
+  >();
+  for (const s of rec.segments)
+    byIndex.set(s.index, { index: s.index, run: s.run, start: s.start, end: s.end, key: s.key, runAt: s.runAt });
+  const runAtOf = (run: number): number | null => rec.segments.find((s) => s.run === run && s.runAt !== null)?.runAt ?? null;
   for (const f of localFiles) {
     const index = segmentIndexOf(f);
     if (index === null || byIndex.has(index)) continue;
     log.warn({ segment: index }, 'segment missing from the manifest (upload failed?); using the local copy');
-    byIndex.set(index, { index, run: runOf(index), start: null, end: null, key: null });
+    byIndex.set(index, { index, run: runOf(index), start: null, end: null, key: null, runAt: runAtOf(runOf(index)) });
   }
   const sorted = [...byIndex.values()].sort((a, b) => a.index - b.index);
   const out: ConcatSegment[] = [];
@@ -215,7 +219,7 @@ async function gatherSegments(d: RecorderDeps, rec: Recording, workDir: string, 
       start ??= t.start;
       end ??= t.end;
     }
-    out.push({ path, run: s.run, start, end });
+    out.push({ path, run: s.run, start, end, runAt: s.runAt ?? runAtOf(s.run) });
   }
   return out;
 }

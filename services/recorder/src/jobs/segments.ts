@@ -37,6 +37,7 @@ export class SegmentUploader {
   /** Indexes queued or done (never queued twice). */
   readonly #seen = new Set<number>();
   #lastEnd: number | null = null;
+  #runAt: number | null = null;
   #uploaded = 0;
   #failed = 0;
   #chain: Promise<void> = Promise.resolve();
@@ -52,6 +53,11 @@ export class SegmentUploader {
     if (this.#timer) return;
     this.#timer = setInterval(() => void this.#scanOnce(), this.#o.pollMs ?? 500);
     this.#timer.unref();
+  }
+
+  /** Wall-clock time (epoch ms) of the run's timeline zero, stamped on its segments. */
+  setRunAt(ms: number): void {
+    this.#runAt ??= ms;
   }
 
   /** Segments uploaded so far. */
@@ -98,11 +104,14 @@ export class SegmentUploader {
         return;
       }
       const key = recordingKeys.segment(id, p.index);
+      // Storage down (an S3 outage): keep the file and keep trying for minutes, not seconds.
       await retry(() => storage.putFile(key, file, 'video/x-matroska'), {
+        attempts: 60,
+        maxDelayMs: 3000,
         ...this.#o.retry,
         onRetry: (err, attempt) => log.warn({ err, attempt }, 'segment upload failed; retrying'),
       });
-      const seg: RecordingSegment = { index: p.index, key, size, run, start: p.start, end: p.end };
+      const seg: RecordingSegment = { index: p.index, key, size, run, start: p.start, end: p.end, runAt: this.#runAt };
       await retry(
         () =>
           store.update(id, (r) => ({

@@ -13,11 +13,17 @@ import {
   presentRecording,
   readTextBody,
   roomFromPath,
+  parseInput,
+  IdSchema,
+  OpenTapRequestSchema,
+  ConnectTapRequestSchema,
   type Authenticator,
   type Grant,
   type Logger,
   type Metrics,
   type ReadinessCheck,
+  type RecordingStore,
+  badRequest,
 } from '@live-webrtc/shared';
 import type { Room, Session } from '../media/room.js';
 import type { RoomManager } from '../media/rooms.js';
@@ -30,6 +36,7 @@ import { iceServersFor, linkHeader, type IceServerConfig } from './iceServers.js
 export interface SfuHttpDeps {
   rooms: RoomManager;
   recordings: RecordingController;
+  recordingStore: RecordingStore;
   auth: Authenticator;
   transport: TransportSettings;
   ice: IceServerConfig;
@@ -58,6 +65,23 @@ function cors(): Koa.Middleware {
     }
     await next();
   };
+}
+
+/** A run attempt from the path: a non-negative integer, else 400. */
+function runAttempt(v: string | undefined): number {
+  const n = /^\d{1,6}$/.test(v ?? '') ? Number(v) : NaN;
+  if (!Number.isInteger(n)) throw badRequest('invalid_attempt', 'attempt: expected a non-negative integer');
+  return n;
+}
+
+/** A small JSON request body (internal routes), 400 when it is not JSON. */
+async function readJsonBody(ctx: Koa.Context): Promise<unknown> {
+  const text = await readTextBody(ctx, { types: ['application/json'], limit: 16 * 1024 });
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw badRequest('invalid_body', 'body: not JSON');
+  }
 }
 
 export function createSfuApp(d: SfuHttpDeps): Koa {
@@ -189,7 +213,7 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
       name: room.name,
       publishers: room.publishers.length,
       subscribers: room.viewers.length,
-      recordingId: d.recordings.tapOf(room.name)?.recordingId ?? null,
+      recordingId: d.recordings.recordingOf(room.name) ?? null,
       tracks: room.producers.map((p) => ({
         id: p.id,
         kind: p.kind,
@@ -208,6 +232,49 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
     ctx.status = 201;
     ctx.body = presentRecording(rec);
   });
+
+  // Per-run recording taps, asked for by the capture runs of recorders (see recordingTap.ts).
+  const runOf = (ctx: RouterContext): { id: string; attempt: number } => ({
+    id: parseInput(IdSchema, ctx.params['id'], 'id'),
+    attempt: runAttempt(ctx.params['attempt']),
+  });
+  const authorizeRun = async (ctx: RouterContext, room: string): Promise<void> => {
+    const principal = await d.auth.authenticate(ctx.headers);
+    d.auth.authorize(principal, 'record', room);
+  };
+  router.post('/internal/v1/recordings/:id/runs/:attempt', async (ctx) => {
+    const { id, attempt } = runOf(ctx);
+    const body = parseInput(OpenTapRequestSchema, await readJsonBody(ctx), 'body');
+    await authorizeRun(ctx, body.room);
+    const tap = await d.recordings.openTap(id, attempt, body);
+    ctx.status = 201;
+    ctx.body = { tracks: tap.tracks };
+  });
+  router.post('/internal/v1/recordings/:id/runs/:attempt/connect', async (ctx) => {
+    const { id, attempt } = runOf(ctx);
+    const body = parseInput(ConnectTapRequestSchema, await readJsonBody(ctx), 'body');
+    await authorizeRun(ctx, (await roomOfRecording(id)) ?? '');
+    await d.recordings.connectTap(id, attempt, body);
+    ctx.status = 204;
+  });
+  router.post('/internal/v1/recordings/:id/runs/:attempt/keyframe', async (ctx) => {
+    const { id, attempt } = runOf(ctx);
+    await authorizeRun(ctx, (await roomOfRecording(id)) ?? '');
+    d.recordings.keyframe(id, attempt);
+    ctx.status = 204;
+  });
+  router.get('/internal/v1/recordings/:id/runs/:attempt', async (ctx) => {
+    const { id, attempt } = runOf(ctx);
+    await authorizeRun(ctx, (await roomOfRecording(id)) ?? '');
+    ctx.body = await d.recordings.tapStatus(id, attempt);
+  });
+  router.delete('/internal/v1/recordings/:id/runs/:attempt', async (ctx) => {
+    const { id, attempt } = runOf(ctx);
+    await authorizeRun(ctx, (await roomOfRecording(id)) ?? '');
+    d.recordings.closeTap(id, attempt, 'run ended');
+    ctx.status = 204;
+  });
+  const roomOfRecording = async (id: string): Promise<string | null> => (await d.recordingStore.get(id))?.room ?? null;
 
   app.use(tracingMiddleware('sfu'));
   app.use(errorMiddleware(d.logger));

@@ -1,17 +1,19 @@
-// The SFU side of a recording: one PlainTransport + paused consumer per track, a capture job
-// for the recorder, and the handshake ARCHITECTURE.md describes — the recorder binds its ports
-// and says `listening`; we connect, resume, and keep asking for keyframes (with backoff) until
-// it says `first-frame`. The tap ends when the recorder reports `capture-ended`.
+// One capture run's tap: a PlainTransport + paused consumer per producer of the room, created
+// when the run's recorder asks for it (POST …/runs/{attempt}), connected to the ports its ffmpeg
+// bound (POST …/runs/{attempt}/connect), resumed, and asked for keyframes with backoff until the
+// recorder reports the first decodable frame. Every run gets fresh transports: mediasoup refuses
+// a second connect() on a PlainTransport, so a takeover is just another run with its own tap.
+// The controller closes it when the run ends, a newer run of the recording opens its tap, or
+// the run's recorder stops heartbeating.
+import { EventEmitter } from 'node:events';
 import type { types as ms } from 'mediasoup';
 import {
   decodeMessage,
-  jobIds,
   type CaptureTrack,
-  type JobQueues,
-  type Logger,
   type ChannelHub,
+  type ConnectTapRequest,
+  type Logger,
   type RedisKeys,
-  type RecordingMessage,
 } from '@live-webrtc/shared';
 import { recordingRtpCapabilities } from './sdp/index.js';
 import type { Room } from './room.js';
@@ -19,14 +21,18 @@ import type { Room } from './room.js';
 export interface TapOptions {
   room: Room;
   recordingId: string;
-  instanceId: string;
+  /** Run attempt this tap serves. */
+  attempt: number;
+  /** First segment index of the run (messages carry it). */
+  firstSegment: number;
+  /** Recorder whose heartbeat keeps the tap open. */
+  recorderId: string;
   /** IP the PlainTransports bind (must reach the recorder). */
   listenIp: string;
-  queues: JobQueues;
   hub: ChannelHub;
   keys: RedisKeys;
   logger: Logger;
-  /** First keyframe request interval, ms; doubles up to 4 s. Default 500. */
+  /** First keyframe request interval, ms; doubles up to 4 s. Default 250. */
   keyframeIntervalMs?: number;
 }
 
@@ -36,29 +42,39 @@ interface TapTrack {
   consumer: ms.Consumer;
 }
 
-export class RecordingTap {
+interface TapEvents {
+  closed: [reason: string];
+}
+
+export class RecordingTap extends EventEmitter<TapEvents> {
   readonly recordingId: string;
+  readonly attempt: number;
+  readonly recorderId: string;
+  readonly roomName: string;
   readonly #tracks: TapTrack[];
   readonly #opts: TapOptions;
   #keyframeTimer: NodeJS.Timeout | undefined;
   #closed = false;
-  #onEnded: ((reason: string) => void) | undefined;
+  #connected = false;
   #unsubscribe: (() => void) | undefined;
 
   private constructor(opts: TapOptions, tracks: TapTrack[]) {
+    super();
     this.#opts = opts;
     this.recordingId = opts.recordingId;
+    this.attempt = opts.attempt;
+    this.recorderId = opts.recorderId;
+    this.roomName = opts.room.name;
     this.#tracks = tracks;
   }
 
-  /** Creates the transports and paused consumers and enqueues the capture job. */
-  static async start(opts: TapOptions): Promise<RecordingTap> {
+  /** Creates the transports and paused consumers for every producer of the room. */
+  static async open(opts: TapOptions): Promise<RecordingTap> {
     const { room } = opts;
-    const producers = room.producers;
     const caps = recordingRtpCapabilities(room.router.rtpCapabilities);
     const tracks: TapTrack[] = [];
     try {
-      for (const producer of producers) {
+      for (const producer of room.producers) {
         const transport = await room.router.createPlainTransport({
           listenIp: { ip: opts.listenIp },
           rtcpMux: false, // ffmpeg reads RTCP on RTP port + 1 only
@@ -93,79 +109,77 @@ export class RecordingTap {
     }
     const tap = new RecordingTap(opts, tracks);
     await tap.#listen();
-    await opts.queues.enqueue(
-      'CaptureRecording',
-      {
-        v: 1,
-        recordingId: opts.recordingId,
-        room: room.name,
-        sfuInstance: opts.instanceId,
-        firstSegment: 0,
-        tracks: tracks.map((t) => t.track),
-      },
-      { jobId: jobIds.capture(opts.recordingId, 0), attempts: 1 },
-    );
     return tap;
   }
 
-  /** Called once when the capture has ended (or the tap was closed). */
-  onEnded(fn: (reason: string) => void): void {
-    this.#onEnded = fn;
+  get tracks(): CaptureTrack[] {
+    return this.#tracks.map((t) => t.track);
   }
 
   get producerIds(): string[] {
     return this.#tracks.map((t) => t.track.trackId);
   }
 
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** True while at least one tapped producer is still open (the publisher has not left). */
+  get live(): boolean {
+    return !this.#closed && this.#tracks.some((t) => !t.consumer.closed);
+  }
+
+  /** RTP bytes sent to the recorder so far, over every track. */
+  async bytesSent(): Promise<number> {
+    let n = 0;
+    for (const t of this.#tracks) {
+      if (t.transport.closed) continue;
+      const stats = await t.transport.getStats().catch(() => []);
+      for (const s of stats) n += s.bytesSent ?? 0;
+    }
+    return n;
+  }
+
+  /** Connects every transport to the recorder's ports, resumes and asks for keyframes. Once. */
+  async connect(req: ConnectTapRequest): Promise<void> {
+    if (this.#closed) throw new Error('tap is closed');
+    if (this.#connected) return;
+    this.#connected = true;
+    for (const t of this.#tracks) {
+      const port = req.tracks.find((p) => p.trackId === t.track.trackId);
+      if (!port) throw new Error(`no port for track ${t.track.trackId}`);
+      await t.transport.connect({ ip: req.host, port: port.rtpPort, rtcpPort: port.rtcpPort });
+    }
+    // Resume only now that ffmpeg listens: packets sent earlier would be lost and the first
+    // frame it sees would not be a keyframe.
+    for (const t of this.#tracks) await t.consumer.resume();
+    this.#opts.logger.info({ host: req.host, tracks: req.tracks.length, attempt: this.attempt }, 'recorder listening; tap resumed');
+    this.#startKeyframes();
+  }
+
+  /** Asks every video producer for a keyframe now (segment boundaries). */
+  requestKeyFrame(): void {
+    for (const t of this.#tracks) {
+      if (t.track.kind === 'video' && !t.consumer.closed) t.consumer.requestKeyFrame().catch(() => {});
+    }
+  }
+
   async #listen(): Promise<void> {
     const channel = this.#opts.keys.recordingChannel(this.recordingId);
     this.#unsubscribe = await this.#opts.hub.subscribe(channel, (raw) => {
       const msg = decodeMessage(raw);
-      if (msg) this.#handle(msg).catch((err: unknown) => this.#opts.logger.error({ err }, 'recording tap message failed'));
+      if (msg?.type === 'first-frame' && msg.firstSegment === this.#opts.firstSegment) {
+        this.#opts.logger.info({ attempt: this.attempt }, 'recorder confirmed the first decodable frame');
+        this.#stopKeyframes();
+      }
     });
   }
 
-  async #handle(msg: RecordingMessage): Promise<void> {
-    const log = this.#opts.logger;
-    switch (msg.type) {
-      case 'listening': {
-        for (const t of this.#tracks) {
-          const port = msg.tracks.find((p) => p.trackId === t.track.trackId);
-          if (!port) continue;
-          await t.transport.connect({ ip: msg.host, port: port.rtpPort, rtcpPort: port.rtcpPort });
-        }
-        // Resume only now that ffmpeg listens: packets sent earlier would be lost and the
-        // first frame it sees would not be a keyframe.
-        for (const t of this.#tracks) await t.consumer.resume();
-        log.info({ host: msg.host, tracks: msg.tracks.length }, 'recorder listening; consumers resumed');
-        this.#startKeyframes();
-        return;
-      }
-      case 'first-frame':
-        log.info('recorder confirmed the first decodable frame');
-        this.#stopKeyframes();
-        return;
-      case 'capture-ended':
-        log.info({ reason: msg.reason }, 'capture ended');
-        this.close(msg.reason);
-        return;
-      case 'stop':
-        // Keep feeding ffmpeg until it has finalized (it reports capture-ended); close anyway
-        // if it never answers.
-        setTimeout(() => this.close('stop without capture-ended'), 15_000).unref();
-        return;
-    }
-  }
-
   #startKeyframes(): void {
-    let interval = this.#opts.keyframeIntervalMs ?? 500;
+    let interval = this.#opts.keyframeIntervalMs ?? 250;
     const tick = (): void => {
       if (this.#closed) return;
-      for (const t of this.#tracks) {
-        if (t.track.kind === 'video' && !t.consumer.closed) {
-          t.consumer.requestKeyFrame().catch(() => {});
-        }
-      }
+      this.requestKeyFrame();
       interval = Math.min(interval * 2, 4000);
       this.#keyframeTimer = setTimeout(tick, interval);
     };
@@ -184,6 +198,7 @@ export class RecordingTap {
     this.#stopKeyframes();
     for (const t of this.#tracks) t.transport.close();
     this.#unsubscribe?.();
-    this.#onEnded?.(reason);
+    this.#opts.logger.info({ attempt: this.attempt, reason }, 'recording tap closed');
+    this.emit('closed', reason);
   }
 }
