@@ -140,7 +140,11 @@ export class Room extends EventEmitter<RoomEvents> {
     if (!vr) {
       // Each numbering costs a router piped from every producer until the room closes.
       if (this.#viewerRouters.size >= maxProfiles) {
-        throw new AppError(403, 'too_many_viewer_profiles', `room "${this.name}" serves no further payload-type numberings (MAX_VIEWER_PROFILES)`);
+        throw new AppError(
+          403,
+          'too_many_viewer_profiles',
+          `room "${this.name}" serves no further payload-type numberings (MAX_VIEWER_PROFILES)`,
+        );
       }
       vr = this.#createViewerRouter(profile);
       this.#viewerRouters.set(profile.key, vr);
