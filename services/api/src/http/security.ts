@@ -4,7 +4,7 @@
 // of ../shared/API.md: a browser request whose Origin is not allowed is refused on mutating
 // routes, and a mutating /api/v1 request that carries a body must say it is JSON.
 import type Koa from 'koa';
-import { clientIp, forbidden, unsupportedMediaType, type Cidr } from '@live-webrtc/shared';
+import { clientIp, forbidden, originAllowed, unsupportedMediaType, type Cidr } from '@live-webrtc/shared';
 
 /** The page's policy: its own script and style files only (no inline code), nothing framed. */
 export const CONTENT_SECURITY_POLICY = [
@@ -59,13 +59,12 @@ function originHost(origin: string): string | undefined {
  * unauthenticated OPTIONS learns nothing but the methods), and the cross-site guard.
  */
 export function corsAndOrigin(allowed: string[]): Koa.Middleware {
-  const allow = new Set(allowed.map((o) => o.toLowerCase()));
   return async (ctx, next) => {
     // Case-insensitive: the routers are, so /API/v1/... must not slip past the guard.
     if (!ctx.path.toLowerCase().startsWith('/api/')) return next();
     const origin = ctx.get('Origin');
     const sameOrigin = origin !== '' && originHost(origin) === ctx.get('Host').toLowerCase();
-    const listed = origin !== '' && allow.has(origin.toLowerCase());
+    const listed = origin !== '' && originAllowed(origin, allowed);
     if (listed) {
       ctx.set('Access-Control-Allow-Origin', origin);
       ctx.set('Access-Control-Expose-Headers', EXPOSED);
