@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import Ajv2020 from 'ajv/dist/2020.js';
 import {
   Authenticator,
   createLogger,
@@ -20,6 +21,7 @@ import {
   type Redis,
 } from '@live-webrtc/shared';
 import { loadApiConfig } from './config.js';
+import { openApiDocument } from './routes/openapi.js';
 import { startApi, type RunningApi } from './service.js';
 
 interface RedisServer {
@@ -33,7 +35,8 @@ async function startRedis(): Promise<RedisServer> {
   return ((await import(url)) as { startRedis(): Promise<RedisServer> }).startRedis();
 }
 
-const TOKEN = 'api-int-token';
+const TOKEN = 'api-int-token-0123456789abcdef0123456789';
+const JWT_SECRET = 'api-int-jwt-secret-0123456789abcdef012345';
 const admin = { Authorization: `Bearer ${TOKEN}` };
 const RAW = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
 
@@ -79,6 +82,20 @@ async function errorOf(res: Response): Promise<{ status: number; code: string }>
   return { status: res.status, code: body.error.code };
 }
 
+/** Every API response these tests receive, checked against the OpenAPI document at the end. */
+const seen: { method: string; path: string; status: number; type: string; body: string }[] = [];
+const realFetch = globalThis.fetch;
+globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+  const res = await realFetch(input, init);
+  const u = new URL(input instanceof Request ? input.url : String(input));
+  if (u.hostname === '127.0.0.1' && !u.pathname.startsWith('/internal/')) {
+    const type = res.headers.get('content-type') ?? '';
+    const body = type.includes('json') ? await res.clone().text() : '';
+    seen.push({ method: (init?.method ?? 'GET').toLowerCase(), path: u.pathname, status: res.status, type, body });
+  }
+  return res;
+};
+
 before(async () => {
   redis = await startRedis();
   dir = await mkdtemp(join(tmpdir(), 'lw-api-int-'));
@@ -89,6 +106,7 @@ before(async () => {
     RECORD_DIR: join(dir, 'records'),
     HTTP_ADDR: '127.0.0.1:0',
     AUTH_TOKEN: TOKEN,
+    JWT_SECRET,
     // Nothing listens there: WHIP/WHEP relays must fail cleanly.
     SFU_URL: 'http://127.0.0.1:9',
     LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
@@ -300,8 +318,59 @@ describe('auth', () => {
     assert.equal((await mint({ room: 'bad room', grants: ['record'] })).status, 400);
     assert.equal((await mint({ room: 'r', grants: ['fly'] })).status, 400);
     assert.equal((await mint({ room: 'r', grants: ['record'], ttlSeconds: 10 ** 9 })).status, 400);
-    const expired = await new Authenticator({ authToken: TOKEN, jwtSecret: undefined }).mintRoomToken('token-room', ['record'], -10);
+    const expired = await new Authenticator({ authToken: TOKEN, jwtSecret: JWT_SECRET }).mintRoomToken('token-room', ['record'], -10);
     assert.equal((await get(`/api/v1/recordings/${mine.id}`, { Authorization: `Bearer ${expired.token}` })).status, 401);
+  });
+});
+
+describe('limits', () => {
+  test('rate limits per client IP and per token, counted in Redis; X-Forwarded-For only from TRUSTED_PROXIES', async () => {
+    const start = async (env: Record<string, string>) => {
+      const config = loadApiConfig({
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: `rl${process.pid}${Math.random().toString(36).slice(2, 8)}`,
+        RECORD_DIR: join(dir, 'records-rl'),
+        HTTP_ADDR: '127.0.0.1:0',
+        AUTH_TOKEN: TOKEN,
+        LOG_LEVEL: 'silent',
+        ...env,
+      });
+      const running = await startApi(config, { logger: createLogger('api', 'silent') });
+      return { running, base: `http://127.0.0.1:${running.port}` };
+    };
+    const a = await start({ RATE_LIMIT_IP_PER_MINUTE: '5', RATE_LIMIT_TOKEN_PER_MINUTE: '0' });
+    try {
+      const from = (ip: string) => ({ ...admin, 'X-Forwarded-For': ip });
+      for (let i = 0; i < 5; i++) assert.equal((await fetch(`${a.base}/api/v1/rooms`, { headers: from('198.51.100.1') })).status, 200);
+      const limited = await fetch(`${a.base}/api/v1/rooms`, { headers: from('198.51.100.1') });
+      assert.deepEqual(await errorOf(limited), { status: 429, code: 'rate_limited' });
+      assert.ok(Number(limited.headers.get('retry-after')) > 0);
+      // Another client behind the same (trusted, loopback) proxy has its own budget.
+      assert.equal((await fetch(`${a.base}/api/v1/rooms`, { headers: from('198.51.100.2') })).status, 200);
+      // Health and the page are not limited.
+      assert.equal((await fetch(`${a.base}/healthz`, { headers: from('198.51.100.1') })).status, 200);
+    } finally {
+      await a.running.close();
+    }
+    // With no trusted proxy the header is ignored: every request counts against 127.0.0.1.
+    const b = await start({ RATE_LIMIT_IP_PER_MINUTE: '3', RATE_LIMIT_TOKEN_PER_MINUTE: '0', TRUSTED_PROXIES: 'none' });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 4; i++)
+        statuses.push((await fetch(`${b.base}/api/v1/rooms`, { headers: { ...admin, 'X-Forwarded-For': `203.0.113.${i}` } })).status);
+      assert.deepEqual(statuses, [200, 200, 200, 429]);
+    } finally {
+      await b.running.close();
+    }
+    const c = await start({ RATE_LIMIT_IP_PER_MINUTE: '0', RATE_LIMIT_TOKEN_PER_MINUTE: '2' });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 3; i++)
+        statuses.push((await fetch(`${c.base}/api/v1/rooms`, { headers: { ...admin, 'X-Forwarded-For': `203.0.113.${i}` } })).status);
+      assert.deepEqual(statuses, [200, 200, 429], 'per token, whatever the address');
+    } finally {
+      await c.running.close();
+    }
   });
 });
 
@@ -328,5 +397,43 @@ describe('when Redis goes away', () => {
       await running.close();
       await own.stop();
     }
+  });
+});
+
+describe('the OpenAPI document', () => {
+  test('every response of these tests is documented, and its JSON body matches the schema', async () => {
+    const doc = (await (await fetch(`${url}/api/v1/openapi.json`)).json()) as typeof openApiDocument;
+    assert.deepEqual(doc, JSON.parse(JSON.stringify(openApiDocument)), 'served as generated');
+    const ajv = new Ajv2020.default({ strict: false, allErrors: true });
+    const ops = Object.entries(doc.paths).flatMap(([template, methods]) =>
+      Object.entries(methods).map(([method, op]) => ({
+        method,
+        re: new RegExp(`^${template.replace(/\{\w+\}/g, '[^/]+')}$`),
+        responses: (op as { responses: Record<string, { content?: Record<string, { schema?: object }> }> }).responses,
+      })),
+    );
+    let checked = 0;
+    const problems: string[] = [];
+    for (const r of seen) {
+      const op = ops.find((o) => o.method === r.method && o.re.test(r.path));
+      if (!op) {
+        // Unknown paths answer the generic 404/405 JSON error.
+        if (r.status !== 404 && r.status !== 405) problems.push(`${r.method} ${r.path}: no such operation`);
+        continue;
+      }
+      const resp = op.responses[String(r.status)];
+      if (!resp) {
+        problems.push(`${r.method} ${r.path}: status ${r.status} is not documented`);
+        continue;
+      }
+      const schema = resp.content?.['application/json']?.schema;
+      if (schema && r.type.includes('json')) {
+        if (!ajv.validate(schema, JSON.parse(r.body))) problems.push(`${r.method} ${r.path} ${r.status}: ${ajv.errorsText()}`);
+        checked++;
+      }
+    }
+    assert.deepEqual(problems, []);
+    assert.ok(checked > 50, `only ${checked} JSON bodies checked`);
+    console.log(`# OpenAPI: ${seen.length} responses seen, ${checked} JSON bodies validated against their schema`);
   });
 });

@@ -10,6 +10,10 @@ export interface ApiDeps {
   keys: RedisKeys;
   logger: Logger;
   downloadRedirect: boolean;
-  /** Headers the API sends to SFU internal routes (its own AUTH_TOKEN). */
+  /** Headers the API sends to SFU internal routes (INTERNAL_TOKEN). */
   internalAuthHeaders: Record<string, string>;
+  /** Whether an SFU internal URL read from the registry may receive them (SFU_INTERNAL_URLS). */
+  internalUrlAllowed: (url: string) => boolean;
+  /** REDIS_PREFIX (keys outside RedisKeys: token revocations). */
+  redisPrefix: string;
 }

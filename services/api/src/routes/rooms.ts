@@ -1,9 +1,20 @@
 // /api/v1/rooms: every instance's rooms, from the shared registry; starting a recording is
 // relayed to the instance that owns the room.
 import Router from '@koa/router';
-import { AppError, injectTraceContext, notFound, roomFromPath, unavailable, type RoomInfo, type RoomRegistry } from '@live-webrtc/shared';
+import {
+  AppError,
+  CALLER_CREDENTIAL_HEADER,
+  credentialsFrom,
+  injectTraceContext,
+  notFound,
+  roomFromPath,
+  unavailable,
+  type RoomInfo,
+  type RoomRegistry,
+} from '@live-webrtc/shared';
 import type { ApiDeps } from '../deps.js';
 import { authenticated, principalOf, requireGrant } from '../http/auth.js';
+import { assertAllowedInternalUrl } from '../http/internalUrls.js';
 
 const present = (r: RoomInfo) => ({
   name: r.name,
@@ -39,11 +50,14 @@ export function roomRoutes(d: ApiDeps): Router {
   r.post('/:room/recordings', requireGrant(d.auth, 'record'), async (ctx) => {
     const name = roomFromPath(ctx.params['room']);
     const { owner } = await mustLocate(d.registry, name);
+    assertAllowedInternalUrl(d.internalUrlAllowed, owner.internalUrl);
+    // The SFU checks the caller's grants again (one door, but two locks).
+    const caller = credentialsFrom(ctx.headers);
     let res: Response;
     try {
       res = await fetch(`${owner.internalUrl}/internal/v1/rooms/${name}/recordings`, {
         method: 'POST',
-        headers: injectTraceContext({ ...d.internalAuthHeaders }),
+        headers: injectTraceContext({ ...d.internalAuthHeaders, ...(caller ? { [CALLER_CREDENTIAL_HEADER]: caller } : {}) }),
         signal: AbortSignal.timeout(10_000),
       });
     } catch {
