@@ -44,8 +44,9 @@ export function contentTypeOfFile(file: string): string {
 export const OUTPUT_FILE_RE = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/;
 export const isSafeOutputFile = (f: string): boolean => OUTPUT_FILE_RE.test(f) && !f.includes('..');
 
-/** "mp4,hls,poster" → ['mp4','hls','poster']; throws naming the first unknown entry. */
+/** "mp4,hls,poster" → ['mp4','hls','poster'], "none" → []; throws naming the first unknown entry. */
 export function parseOutputList(value: string): TranscodeOutputName[] {
+  if (value.trim().toLowerCase() === 'none') return [];
   const names = value
     .split(',')
     .map((s) => s.trim().toLowerCase())
