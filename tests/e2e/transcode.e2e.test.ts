@@ -74,7 +74,7 @@ test('a recording gets its MP4 and poster by itself, announced by signed webhook
   const started = await fetch(`${stack.url}/api/v1/rooms/${room}/recordings`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ outputs: ['mp4', 'poster'], webhookUrls: [hook] }),
+    body: JSON.stringify({ outputs: ['mp4', 'poster', 'hls'], webhookUrls: [hook] }),
   });
   assert.equal(started.status, 201, await started.clone().text());
   const { id } = (await started.json()) as { id: string };
@@ -97,15 +97,15 @@ test('a recording gets its MP4 and poster by itself, announced by signed webhook
       if (o.status === 'ready' && readyAt[o.name] === undefined) readyAt[o.name] = Date.now() - stopAt;
     }
     const outs = rec.outputs.filter((o) => o.name !== 'raw');
-    if (rec.status === 'failed' || (outs.length === 2 && outs.every((o) => o.status === 'ready' || o.status === 'failed'))) break;
+    if (rec.status === 'failed' || (outs.length === 3 && outs.every((o) => o.status === 'ready' || o.status === 'failed'))) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   assert.equal(rec.status, 'ready', JSON.stringify(rec));
-  for (const name of ['mp4', 'poster']) {
+  for (const name of ['mp4', 'poster', 'hls']) {
     const o = rec.outputs.find((x) => x.name === name);
     assert.equal(o?.status, 'ready', `${name}: ${JSON.stringify(o)}\n${stack.logs.slice(-20).join('\n')}`);
   }
-  assert.deepEqual(rec.outputs.map((o) => o.name).sort(), ['mp4', 'poster', 'raw'], 'the outputs the start request asked for');
+  assert.deepEqual(rec.outputs.map((o) => o.name).sort(), ['hls', 'mp4', 'poster', 'raw'], 'the outputs the start request asked for');
 
   const save = async (name: string, file: string): Promise<string> => {
     const res = await fetch(`${stack.url}/api/v1/recordings/${id}/outputs/${name}`);
@@ -127,7 +127,7 @@ test('a recording gets its MP4 and poster by itself, announced by signed webhook
 
   // Webhooks: every lifecycle event once, signed, in order; output events after recording.ready.
   const deadline = Date.now() + 15_000;
-  while (events.length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (events.length < 7 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const types = events.map((e) => e.type);
   assert.deepEqual(types.slice(0, 4), ['recording.started', 'recording.active', 'recording.stopped', 'recording.ready'], types.join(','));
   assert.deepEqual(
@@ -135,12 +135,38 @@ test('a recording gets its MP4 and poster by itself, announced by signed webhook
       .slice(4)
       .map((e) => `${e.type}:${e.output}`)
       .sort(),
-    ['output.ready:mp4', 'output.ready:poster'],
+    ['output.ready:hls', 'output.ready:mp4', 'output.ready:poster'],
   );
   assert.ok(
     events.every((e) => e.ok),
     'every delivery signed with WEBHOOK_SECRET',
   );
+
+  // The page: the recording's outputs listed with the poster, the MP4 and the HLS (hls.js) play in it.
+  const page = browser.page;
+  await page.goto(`${stack.url}/`);
+  await page.fill('#room', room);
+  await page.waitForSelector(`tr[data-key="${id}"] button[data-play="mp4"]`, { timeout: 15_000 });
+  assert.ok(await page.$(`tr[data-key="${id}"] img.poster-thumb`), 'the poster is shown');
+  const played = async (name: string): Promise<{ time: number; width: number }> => {
+    await page.click(`tr[data-key="${id}"] button[data-play="${name}"]`);
+    await page.waitForFunction(
+      () => {
+        const v = document.querySelector<HTMLVideoElement>('#player');
+        return !!v && v.currentTime > 0.5 && v.videoWidth > 0;
+      },
+      undefined,
+      { timeout: 20_000 },
+    );
+    return page.evaluate(() => {
+      const v = document.querySelector<HTMLVideoElement>('#player')!;
+      return { time: v.currentTime, width: v.videoWidth };
+    });
+  };
+  const mp4Play = await played('mp4');
+  assert.equal(mp4Play.width, mp4V.width, 'the MP4 plays in the page');
+  const hlsPlay = await played('hls');
+  assert.ok(hlsPlay.width > 0, 'the HLS plays in the page (hls.js)');
 
   const mp4Budget = 1000 + (SECONDS * 1000) / 8;
   console.log(
