@@ -27,6 +27,8 @@ export const apiConfigSchema = z
       return list;
     }),
     /** Answer output downloads from S3 with a 302 to a presigned URL instead of streaming. Default 0. */
+    S3_PRESIGN: envBool(false),
+    /** The older name of S3_PRESIGN (either one enables it). Default 0. */
     DOWNLOAD_REDIRECT: envBool(false),
     /** Requests per minute per client IP on /api/v1 and WHIP/WHEP (Redis-backed, all instances). Default 1200. 0 = off. */
     RATE_LIMIT_IP_PER_MINUTE: envInt(1200, 0, 10_000_000),
@@ -36,6 +38,10 @@ export const apiConfigSchema = z
     MAX_JSON_BYTES: envInt(65536, 1024, 10_485_760),
     /** Largest SDP / trickle body relayed to the SFU, bytes. Default 262144. */
     MAX_RELAY_BYTES: envInt(262144, 1024, 10_485_760),
+    /** Lifetime of presigned download URLs, seconds. Default 600. */
+    S3_PRESIGN_TTL_SECONDS: envInt(600, 10, 7 * 24 * 3600),
+    /** Lifetime of the signed `?token=` on output URLs (HLS for players without headers), seconds. Default 3600. */
+    OUTPUT_TOKEN_TTL_SECONDS: envInt(3600, 30, 7 * 24 * 3600),
   })
   .superRefine((c, ctx) => {
     refineCommonConfig(c, ctx);

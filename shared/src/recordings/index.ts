@@ -3,3 +3,6 @@ export * from './store.js';
 export * from './control.js';
 export * from './lifecycle.js';
 export * from './runs.js';
+export * from './outputs.js';
+export * from './jobTrace.js';
+export * from './outputTokens.js';

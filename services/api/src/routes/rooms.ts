@@ -5,9 +5,12 @@ import {
   AppError,
   CALLER_CREDENTIAL_HEADER,
   credentialsFrom,
+  currentTraceparent,
   injectTraceContext,
   notFound,
+  parseRecordingOptions,
   roomFromPath,
+  saveRecordingOptions,
   unavailable,
   type RoomInfo,
   type RoomRegistry,
@@ -49,6 +52,8 @@ export function roomRoutes(d: ApiDeps): Router {
 
   r.post('/:room/recordings', requireGrant(d.auth, 'record'), async (ctx) => {
     const name = roomFromPath(ctx.params['room']);
+    // Optional body: {outputs?: [...], webhookUrls?: [...]}; checked before anything starts.
+    const options = parseRecordingOptions((ctx.request as { body?: unknown }).body);
     const { owner } = await mustLocate(d.registry, name);
     assertAllowedInternalUrl(d.internalUrlAllowed, owner.internalUrl);
     // The SFU checks the caller's grants again (one door, but two locks).
@@ -68,8 +73,13 @@ export function roomRoutes(d: ApiDeps): Router {
       const e = body?.error;
       throw new AppError(res.status, e?.code ?? 'sfu_error', e?.message ?? `media server answered ${res.status}`);
     }
+    const id = (body as { id: string }).id;
+    // Saved next to the manifest: the transcoder reads the outputs, webhook delivery the URLs,
+    // and both continue this request's trace.
+    const traceparent = currentTraceparent();
+    await saveRecordingOptions(d.storage, id, { ...options, ...(traceparent ? { traceparent } : {}) });
     ctx.status = 201;
-    ctx.set('Location', `/api/v1/recordings/${(body as { id: string }).id}`);
+    ctx.set('Location', `/api/v1/recordings/${id}`);
     ctx.body = body;
   });
 

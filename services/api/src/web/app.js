@@ -40,6 +40,10 @@ const el = {
   recordingsNote: $('recordings-note'),
   recordingsAll: /** @type {HTMLInputElement} */ ($('recordings-all')),
   recordingsRefresh: $('recordings-refresh'),
+  player: /** @type {HTMLVideoElement} */ ($('player')),
+  playerCard: $('player-card'),
+  playerInfo: $('player-info'),
+  playerClose: $('player-close'),
   status: $('status'),
   statusDismiss: $('status-dismiss'),
 };
@@ -824,6 +828,52 @@ function outputFileName(rec, out) {
   return `${rec.room}-${rec.id}-${out.name}${ext ? `.${ext}` : ''}`;
 }
 
+/** Outputs the page plays in its player (HLS through hls.js where the browser lacks it). */
+const PLAYABLE = new Set(['mp4', 'hls', 'composite', 'audio']);
+let hlsPlayer = null;
+
+function closePlayer() {
+  hlsPlayer?.destroy();
+  hlsPlayer = null;
+  el.player.pause();
+  el.player.removeAttribute('src');
+  el.player.removeAttribute('poster');
+  el.player.load();
+  el.playerCard.hidden = true;
+}
+
+/**
+ * Plays an output in the page. A <video> cannot send the Authorization header, so with a token
+ * the output list's short-lived signed URLs are used (HLS playlists carry the token on).
+ */
+async function playOutput(id, name) {
+  try {
+    const body = await apiJson('GET', `/api/v1/recordings/${enc(id)}/outputs`);
+    const items = Array.isArray(body?.items) ? body.items : [];
+    const out = items.find((o) => o.name === name);
+    if (!out || out.status !== 'ready') throw new Error(`${name} is not ready`);
+    closePlayer();
+    const src = out.signedUrl ?? out.url;
+    const poster = items.find((o) => o.name === 'poster' && o.status === 'ready');
+    if (poster) el.player.poster = poster.signedUrl ?? poster.url;
+    if (name === 'hls' && !el.player.canPlayType('application/vnd.apple.mpegurl')) {
+      const Hls = /** @type {any} */ (window).Hls;
+      if (!Hls?.isSupported()) throw new Error('this browser cannot play HLS');
+      hlsPlayer = new Hls();
+      hlsPlayer.loadSource(src);
+      hlsPlayer.attachMedia(el.player);
+    } else {
+      el.player.src = src;
+    }
+    el.playerInfo.textContent = `Recording ${id}: ${name}${out.size ? ` (${fmtBytes(out.size)})` : ''}`;
+    el.playerCard.hidden = false;
+    el.playerCard.scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+    await el.player.play().catch(() => {});
+  } catch (err) {
+    fail(`Playing ${name} of ${id} failed`, err);
+  }
+}
+
 function renderOutputs(rec) {
   const outputs = Array.isArray(rec.outputs) ? rec.outputs : [];
   if (!outputs.length) return h('span', { class: 'muted', text: '—' });
@@ -844,10 +894,31 @@ function renderOutputs(rec) {
             text: o.name,
           }),
           o.size !== null && o.size !== undefined ? h('span', { class: 'muted', text: ` ${fmtBytes(o.size)}` }) : null,
+          // An <img> cannot send the token header: the poster is shown inline on open servers only.
+          o.name === 'poster' && !token()
+            ? h('img', {
+                class: 'poster-thumb',
+                src: `/api/v1/recordings/${enc(rec.id)}/outputs/poster`,
+                alt: `Poster of ${rec.id}`,
+                loading: 'lazy',
+              })
+            : null,
+          PLAYABLE.has(o.name)
+            ? h('button', {
+                type: 'button',
+                class: 'small',
+                'data-play': o.name,
+                'data-id': rec.id,
+                'aria-label': `Play ${o.name} of ${rec.id}`,
+                text: '▶',
+              })
+            : null,
         );
       }
       const progress = o.status === 'processing' && typeof o.progress === 'number' ? ` ${Math.round(o.progress * 100)}%` : '';
-      return h('li', { class: 'muted', 'data-output': o.name }, `${o.name}: ${o.status}${progress}`);
+      const eta = o.status === 'processing' && typeof o.etaSeconds === 'number' ? `, ${Math.ceil(o.etaSeconds)} s left` : '';
+      const why = o.status === 'failed' && o.error ? ` (${o.error.code})` : '';
+      return h('li', { class: 'muted', 'data-output': o.name, title: o.error?.message }, `${o.name}: ${o.status}${progress}${eta}${why}`);
     }),
   );
 }
@@ -1041,6 +1112,7 @@ function init() {
   el.roomsRefresh.addEventListener('click', () => schedulePoll(0));
   el.recordingsRefresh.addEventListener('click', () => schedulePoll(0));
   el.statusDismiss.addEventListener('click', () => say(''));
+  el.playerClose.addEventListener('click', () => closePlayer());
 
   el.rooms.addEventListener('click', (ev) => {
     const btn = ev.target instanceof Element ? ev.target.closest('button[data-room]') : null;
@@ -1054,6 +1126,11 @@ function init() {
     const del = target?.closest('button[data-action="delete"]');
     if (del instanceof HTMLButtonElement) {
       void deleteRecording(del.dataset.id ?? '', del);
+      return;
+    }
+    const play = target?.closest('button[data-play]');
+    if (play instanceof HTMLButtonElement) {
+      void playOutput(play.dataset.id ?? '', play.dataset.play ?? '');
       return;
     }
     const link = target?.closest('a[data-output]');
