@@ -1,6 +1,6 @@
 // The recorder's own metrics, on the shared registry (which also carries recording
 // transitions and default process metrics).
-import { Counter, Gauge, Histogram, createMetrics, type Metrics } from '@live-webrtc/shared';
+import { Counter, Gauge, Histogram, createMetrics, createTranscodeMetrics, type Metrics } from '@live-webrtc/shared';
 
 export interface RecorderMetrics extends Metrics {
   readonly activeCaptures: Gauge;
@@ -17,6 +17,8 @@ export interface RecorderMetrics extends Metrics {
   readonly finalizeSeconds: Histogram;
   /** From the recording's stop request (stoppedAt) to `ready`, seconds. */
   readonly stopToReadySeconds: Histogram;
+  /** Transcode job duration by output kind and outcome, seconds (observed by the transcoder). */
+  readonly transcodeSeconds: Histogram<'output' | 'outcome'>;
 }
 
 /** Creates the registry and every recorder collector. `concurrency` sets the initial capacity. */
@@ -61,5 +63,6 @@ export function createRecorderMetrics(concurrency: number): RecorderMetrics {
       buckets: fast,
       registers,
     }),
+    transcodeSeconds: createTranscodeMetrics(base.registry),
   };
 }

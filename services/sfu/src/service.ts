@@ -28,6 +28,7 @@ import { RecordingController } from './media/recordings.js';
 import { SessionReaper } from './media/reaper.js';
 import { RoomManager } from './media/rooms.js';
 import { WorkerPool } from './media/workers.js';
+import { registerMediaMetrics } from './mediaMetrics.js';
 
 /**
  * The addresses WebRTC transports bind: RTC_LISTEN_IP (+ ANNOUNCED_IP) when set, else every
@@ -118,6 +119,7 @@ export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Pr
       for (const w of await pool.cpuMs().catch(() => [])) this.set({ worker: String(w.index) }, w.ms / 1000);
     },
   });
+  registerMediaMetrics(metrics.registry, () => rooms.all);
   const reaped = new Counter({
     name: 'lw_sfu_sessions_reaped_total',
     help: 'Sessions removed because their client went away without a DELETE',
