@@ -17,6 +17,10 @@ runtime_pkgs=(ffmpeg redis-server libsrtp2-1 libusrsctp2 ca-certificates)
 test_pkgs=(chromium ceph-mon ceph-osd radosgw ceph-common)
 pkgs=("${runtime_pkgs[@]}")
 [ "$with_test" = 1 ] && pkgs+=("${test_pkgs[@]}")
+# --- deployment tests (issue 10): the compose stack on podman, Prometheus and promtool ---
+deploy_test_pkgs=(podman podman-compose buildah uidmap fuse-overlayfs slirp4netns runc mmdebstrap prometheus)
+[ "$with_test" = 1 ] && pkgs+=("${deploy_test_pkgs[@]}")
+# --- end deployment tests ---
 
 missing=()
 for p in "${pkgs[@]}"; do
