@@ -10,5 +10,9 @@ for v in RECORDER_HOST TAP_LISTEN_IP RTC_LISTEN_IP; do
 done
 case "${1:-api}" in
   api | sfu | recorder) exec node "services/$1/dist/main.js" ;;
+  # `health api|sfu|recorder`: exit 0 when the service answers /readyz (compose healthchecks).
+  health)
+    case "${2:-api}" in api) port=${HTTP_ADDR##*:} ;; sfu) port=${SFU_HTTP_ADDR##*:} ;; *) port=${RECORDER_HTTP_ADDR##*:} ;; esac
+    exec node -e "fetch('http://127.0.0.1:$port/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))" ;;
   *) exec "$@" ;;
 esac

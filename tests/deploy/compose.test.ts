@@ -31,7 +31,7 @@ interface Service {
   command?: string[];
   environment?: Record<string, string>;
   volumes?: string[];
-  healthcheck?: { test: string[] };
+  healthcheck?: { test: string[] | string };
   depends_on?: Record<string, { condition: string }>;
   network_mode?: string;
   ports?: string[];

@@ -121,7 +121,7 @@ describe('the compose stack on podman', { timeout: 900_000 }, () => {
     promUrl = `http://127.0.0.1:${promPort}`;
     started = true;
     await timed('stackUpMs', async () => {
-      await compose('up', '-d', '--scale', 'recorder=2', 'redis', 'minio', 'minio-init', 'sfu', 'recorder', 'api', 'prometheus');
+      await compose('up', '-d', 'redis', 'minio', 'minio-init', 'sfu', 'recorder', 'api', 'prometheus');
       // podman-compose ignores healthcheck conditions: wait on the API's own readiness.
       await until('the API to be ready', async () => ((await fetch(`${apiUrl}/readyz`)).ok ? true : undefined), 180_000);
     });
