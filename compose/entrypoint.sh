@@ -8,6 +8,8 @@ for v in RECORDER_HOST TAP_LISTEN_IP RTC_LISTEN_IP; do
   eval "val=\${$v:-}"
   if [ "$val" = auto ]; then export "$v=$(own_ip)"; fi
 done
+# The SFU's URL for the API (registered with its rooms): this container's address.
+if [ "${SFU_INTERNAL_URL:-}" = auto ]; then export SFU_INTERNAL_URL="http://$(own_ip):${SFU_HTTP_ADDR##*:}"; fi
 case "${1:-api}" in
   api | sfu | recorder) exec node "services/$1/dist/main.js" ;;
   # `health api|sfu|recorder`: exit 0 when the service answers /readyz (compose healthchecks).

@@ -103,7 +103,7 @@ test("each live-webrtc service's environment, interpolated from .env.example + s
   const vars: Record<string, string> = { ...example, ANNOUNCED_IP: '203.0.113.7' };
   for (const s of SECRETS) vars[s] = `secret-${s.toLowerCase()}`;
   // compose/entrypoint.sh replaces `auto` by the container's address.
-  const auto = (v: string): string => (v === 'auto' ? '10.89.0.5' : v);
+  const auto = (k: string, v: string): string => (v !== 'auto' ? v : k === 'SFU_INTERNAL_URL' ? 'http://10.89.0.5:8081' : '10.89.0.5');
   for (const [name, load] of [
     ['api', loadApiConfig],
     ['sfu', loadSfuConfig],
@@ -111,7 +111,7 @@ test("each live-webrtc service's environment, interpolated from .env.example + s
   ] as const) {
     const svc = compose.services[name]!;
     assert.deepEqual(svc.command, [name], `${name} runs the ${name} service`);
-    const env = Object.fromEntries(Object.entries(svc.environment ?? {}).map(([k, v]) => [k, auto(interpolate(String(v), vars))]));
+    const env = Object.fromEntries(Object.entries(svc.environment ?? {}).map(([k, v]) => [k, auto(k, interpolate(String(v), vars))]));
     assert.doesNotThrow(() => load(env), `${name} rejects its environment`);
     assert.equal(env['REDIS_URL'], 'redis://:secret-redis_password@redis:6379', `${name} authenticates to Redis`);
   }

@@ -72,7 +72,8 @@ export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Pr
   const me = {
     id: c.INSTANCE_ID,
     publicUrl: c.PUBLIC_URL,
-    internalUrl: `http://${c.SFU_HTTP_ADDR.host === '0.0.0.0' ? '127.0.0.1' : c.SFU_HTTP_ADDR.host}:${c.SFU_HTTP_ADDR.port}`,
+    internalUrl:
+      c.SFU_INTERNAL_URL ?? `http://${c.SFU_HTTP_ADDR.host === '0.0.0.0' ? '127.0.0.1' : c.SFU_HTTP_ADDR.host}:${c.SFU_HTTP_ADDR.port}`,
     startedAt: new Date().toISOString(),
   };
   const rooms = new RoomManager(me, registry, pool, logger);
