@@ -67,20 +67,9 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: numb
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
+// podman-compose names containers <project>_<service>_<n>.
 const containers = async (service: string): Promise<string[]> =>
-  (
-    await sh('podman', [
-      'ps',
-      '--filter',
-      `label=io.podman.compose.project=${project}`,
-      '--filter',
-      `label=io.podman.compose.service=${service}`,
-      '--format',
-      '{{.Names}}',
-    ])
-  )
-    .split('\n')
-    .filter(Boolean);
+  (await sh('podman', ['ps', '--format', '{{.Names}}'])).split('\n').filter((n) => n.startsWith(`${project}_${service}_`));
 
 describe('the compose stack on podman', { timeout: 900_000 }, () => {
   let browser: Browser | undefined;
@@ -215,10 +204,20 @@ describe('the compose stack on podman', { timeout: 900_000 }, () => {
       1000,
     );
     assert.deepEqual(targets, ['live-webrtc-api', 'live-webrtc-recorder', 'live-webrtc-recorder', 'live-webrtc-sfu']);
-    const q = (await (await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent('sum(lw_storage_upload_bytes_total)')}`)).json()) as {
-      data: { result: { value: [number, string] }[] };
-    };
-    assert.ok(Number(q.data.result[0]?.value[1]) > 10_000, 'upload bytes of the recording, scraped from the recorders');
+    // The recording's uploads, once a scrape (every 15 s) has seen them.
+    await until(
+      'upload bytes of the recording, scraped from the recorders',
+      async () => {
+        const q = (await (
+          await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent('sum(lw_storage_upload_bytes_total)')}`)
+        ).json()) as {
+          data: { result: { value: [number, string] }[] };
+        };
+        return Number(q.data.result[0]?.value[1]) > 10_000 ? true : undefined;
+      },
+      45_000,
+      1000,
+    );
   });
 
   test('a recorder killed mid-recording', async () => {
