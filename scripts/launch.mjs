@@ -3,17 +3,17 @@
 // private redis-server under .data/redis when nothing does and the URL is local), then runs the
 // SFU, the recorder and the API as child processes. Ctrl-C stops them in order, cleanly.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { workerBin } from './worker-bin.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const env = { ...process.env };
 // mediasoup reads MEDIASOUP_WORKER_BIN when it is imported: point it at the worker that
-// scripts/install-system.sh unpacked, unless the environment names another one.
-const packagedWorker = join(root, '.deps/mediasoup-worker/usr/lib/x86_64-linux-gnu/mediasoup/mediasoup-worker');
-if (!env.MEDIASOUP_WORKER_BIN && existsSync(packagedWorker)) env.MEDIASOUP_WORKER_BIN = packagedWorker;
+// scripts/build-worker.sh built, unless the environment names another one.
+env.MEDIASOUP_WORKER_BIN = workerBin();
 env.REDIS_URL ??= 'redis://127.0.0.1:6379';
 env.SFU_HTTP_ADDR ??= '127.0.0.1:8081';
 env.SFU_URL ??= `http://${env.SFU_HTTP_ADDR.replace(/^:/, '127.0.0.1:').replace(/^0\.0\.0\.0:/, '127.0.0.1:')}`;

@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // Runs one tier of the compiled test suite with node's test runner.
 //   unit: *.test.js that are neither *.int.test.js nor under tests/e2e
+//   worker: the mediasoup worker's own Catch2 suite, built with our patches (scripts/build-worker.sh)
 //   int:  *.int.test.js          e2e: tests/dist/e2e/**/*.test.js
-// Usage: node scripts/run-tests.mjs <unit|int|e2e|all> [name-filter]
+// Usage: node scripts/run-tests.mjs <unit|worker|int|e2e|all> [name-filter]
+// (for the worker tier the filter is a Catch2 test spec, e.g. "[senderclock]")
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { workerBin } from './worker-bin.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const [tier = 'all', filter = ''] = process.argv.slice(2);
@@ -27,14 +30,25 @@ function walk(dir, out) {
 }
 
 // The integration tests import mediasoup in-process; it reads MEDIASOUP_WORKER_BIN on import.
-const packagedWorker = join(root, '.deps/mediasoup-worker/usr/lib/x86_64-linux-gnu/mediasoup/mediasoup-worker');
-if (!process.env.MEDIASOUP_WORKER_BIN && existsSync(packagedWorker)) process.env.MEDIASOUP_WORKER_BIN = packagedWorker;
+process.env.MEDIASOUP_WORKER_BIN = workerBin();
+
+/** The worker's Catch2 suite, from the same build (and cache entry) as the worker binary. */
+function runWorkerSuite() {
+  const testBin = join(dirname(workerBin({ withTests: true })), 'mediasoup-worker-test');
+  console.log(`# tier worker: ${testBin}`);
+  const r = spawnSync(testBin, ['--invisibles', ...(filter ? [filter] : [])], { cwd: root, stdio: 'inherit' });
+  return r.status === 0;
+}
 
 const all = roots.flatMap((r) => walk(join(root, r), [])).sort();
 const tierOf = (f) => (f.startsWith('tests/dist/e2e/') ? 'e2e' : f.endsWith('.int.test.js') ? 'int' : 'unit');
-const tiers = tier === 'all' ? ['unit', 'int', 'e2e'] : [tier];
+const tiers = tier === 'all' ? ['unit', 'worker', 'int', 'e2e'] : [tier];
 let failed = false;
 for (const t of tiers) {
+  if (t === 'worker') {
+    if (!runWorkerSuite()) failed = true;
+    continue;
+  }
   const files = all.filter((f) => tierOf(f) === t && f.includes(filter));
   if (files.length === 0) {
     console.log(`# tier ${t}: no test files`);

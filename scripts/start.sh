@@ -4,5 +4,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_system
 ensure_npm
+ensure_worker
 ensure_build
 exec node "$ROOT/scripts/launch.mjs"

@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_system --with-test-deps
 ensure_npm
+ensure_worker --with-tests
 ensure_build
 log "lint"
 (cd "$ROOT" && npx --no-install eslint --max-warnings=0 .)

@@ -43,7 +43,7 @@ export class WorkerPool extends EventEmitter<{ workerdied: [Worker] }> {
       .catch((err: unknown) => {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         throw new Error(
-          `the mediasoup worker binary was not found (${(err as NodeJS.ErrnoException).path ?? '?'}): run scripts/install-system.sh, ` +
+          `the mediasoup worker binary was not found (${(err as NodeJS.ErrnoException).path ?? '?'}): build it with scripts/build-worker.sh, ` +
             'or set MEDIASOUP_WORKER_BIN to a mediasoup-worker matching mediasoup 3.8.4',
           { cause: err },
         );
