@@ -17,6 +17,10 @@ worker_build_pkgs=(g++ make python3 patch ccache libssl-dev libuv1-dev libsrtp2-
 test_pkgs=(chromium ceph-mon ceph-osd radosgw ceph-common)
 pkgs=("${runtime_pkgs[@]}" "${worker_build_pkgs[@]}")
 [ "$with_test" = 1 ] && pkgs+=("${test_pkgs[@]}")
+# --- deployment tests (issue 10): the compose stack on podman, Prometheus and promtool ---
+deploy_test_pkgs=(podman podman-compose catatonit golang-github-containernetworking-plugin-dnsname buildah uidmap fuse-overlayfs slirp4netns runc mmdebstrap prometheus)
+[ "$with_test" = 1 ] && pkgs+=("${deploy_test_pkgs[@]}")
+# --- end deployment tests ---
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -85,6 +85,12 @@ async function ensureRedis() {
   const host = url.hostname || '127.0.0.1';
   const port = Number(url.port || 6379);
   if (await redisAnswers(host, port)) return;
+  // In a container (the image sets LW_IN_CONTAINER=1) Redis is another service: a private one
+  // here would take its port and split the state.
+  if (env.LW_IN_CONTAINER === '1') {
+    log(`nothing answers at REDIS_URL=${env.REDIS_URL}; in a container the launcher never starts its own Redis`);
+    process.exit(1);
+  }
   if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) {
     log(`nothing answers at REDIS_URL=${env.REDIS_URL} and it is not local: start Redis there`);
     process.exit(1);

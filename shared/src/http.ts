@@ -10,7 +10,7 @@ import type { ListenAddress } from './config.js';
 import type { z } from 'zod';
 import { credentialsFrom, safeEqual } from './auth.js';
 import { badRequest, payloadTooLarge, toErrorResponse, unauthorized, unsupportedMediaType } from './errors.js';
-import type { Metrics } from './metrics.js';
+import { routeLabel, type Metrics } from './metrics.js';
 import { withTimeout } from './timeout.js';
 
 /** Turns every thrown error into `{"error":{"code","message"}}`; logs unexpected ones. */
@@ -45,8 +45,8 @@ export function metricsMiddleware(metrics: Metrics): Koa.Middleware {
     try {
       await next();
     } finally {
-      const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
-      end({ method: ctx.method, route: String(route), status: String(ctx.status) });
+      const route = routeLabel((ctx as unknown as { _matchedRoute?: unknown })._matchedRoute, ctx.path);
+      end({ method: ctx.method, route, status: String(ctx.status) });
     }
   };
 }

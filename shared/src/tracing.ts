@@ -2,11 +2,12 @@
 // the endpoint is set; otherwise every span below is a no-op that costs next to nothing.
 // The SDK is process-global, so each service's main.ts starts it once (startTracing) before the
 // service itself; services only create spans (HTTP requests, jobs) through @opentelemetry/api.
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Tracer } from '@opentelemetry/api';
 import type Koa from 'koa';
 import type { CommonConfig } from './config.js';
+import { routeLabel } from './metrics.js';
 
-export { trace, type Tracer };
+export { SpanStatusCode, trace, type Tracer };
 
 /** "otel-collector:4317" → "http://otel-collector:4317" (the reference doc gives host:port). */
 export function otlpUrl(endpoint: string, protocol: CommonConfig['OTEL_EXPORTER_OTLP_PROTOCOL']): string {
@@ -69,10 +70,10 @@ export function tracingMiddleware(service: string): Koa.Middleware {
         try {
           await next();
         } finally {
-          const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute;
-          if (route) {
-            span.updateName(`${ctx.method} ${String(route)}`);
-            span.setAttribute('http.route', String(route));
+          const route = routeLabel((ctx as unknown as { _matchedRoute?: unknown })._matchedRoute, ctx.path);
+          if (route !== 'unmatched') {
+            span.updateName(`${ctx.method} ${route}`);
+            span.setAttribute('http.route', route);
           }
           span.setAttribute('http.response.status_code', ctx.status);
           if (ctx.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
@@ -102,4 +103,26 @@ export async function inSpan<T>(service: string, name: string, attributes: Recor
       span.end();
     }
   });
+}
+
+/** Job data key under which a producer's W3C trace context rides with a BullMQ job. */
+export const JOB_TRACE_KEY = '_trace';
+
+/**
+ * `data` plus the active trace context (traceparent/tracestate) under JOB_TRACE_KEY; `data`
+ * itself when no span is active. Every job kind gets it in JobQueues.enqueue; the payload
+ * schemas ignore the extra key.
+ */
+export function withTraceContext<T extends object>(data: T): T {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return Object.keys(carrier).length ? { ...data, [JOB_TRACE_KEY]: carrier } : data;
+}
+
+/** The producer's context carried in a job's data (ROOT_CONTEXT when there is none). */
+export function jobTraceContext(data: unknown): Context {
+  const carrier = (data as Record<string, unknown> | null)?.[JOB_TRACE_KEY];
+  if (!carrier || typeof carrier !== 'object') return ROOT_CONTEXT;
+  const headers = Object.fromEntries(Object.entries(carrier).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
+  return propagation.extract(ROOT_CONTEXT, headers);
 }

@@ -8,6 +8,7 @@ import {
   createMetrics,
   createRedis,
   createStorage,
+  registerRecordingStatusMetrics,
   internalAuthHeaders,
   listen,
   JobQueues,
@@ -39,6 +40,7 @@ export async function startApi(c: ApiConfig, opts: { logger?: Logger } = {}): Pr
   const storage = createStorage(c);
   await storage.init();
   const metrics = createMetrics('api');
+  registerRecordingStatusMetrics(metrics.registry, redis, keys);
   const store = new RecordingStore(redis, keys, storage);
   store.onTransition((r) => metrics.recordingTransitions.inc({ status: r.status }));
   const queues = new JobQueues(redis, c.REDIS_PREFIX);

@@ -19,6 +19,9 @@ import {
   createLogger,
   createRedis,
   createStorage,
+  createStorageMetrics,
+  instrumentUploads,
+  registerQueueMetrics,
   createWorker,
   errorMiddleware,
   JobQueues,
@@ -83,10 +86,10 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
   // Jobs wait for Redis to come back rather than fail (BullMQ workers need that anyway).
   const redis = createRedis(c.REDIS_URL, 'recorder', { purpose: 'workers', logger });
   const hub = new ChannelHub(createRedis(c.REDIS_URL, 'recorder-sub', { purpose: 'workers', logger }));
-  const storage = createStorage(c);
+  const metrics = createRecorderMetrics(c.RECORDER_CONCURRENCY);
+  const storage = instrumentUploads(createStorage(c), createStorageMetrics(metrics.registry));
   await storage.init();
   await mkdir(c.RECORDER_WORK_DIR, { recursive: true });
-  const metrics = createRecorderMetrics(c.RECORDER_CONCURRENCY);
   const store = new RecordingStore(redis, keys, storage);
   store.onTransition((r) => metrics.recordingTransitions.inc({ status: r.status }));
   store.onManifestError = (id, err) =>
@@ -107,6 +110,7 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
     );
   });
   const transcodeMetrics = createTranscodeMetrics(metrics.registry);
+  registerQueueMetrics(metrics.registry, () => Object.values(QUEUES).map((q) => queues.queue(q)));
   const deps: RecorderDeps = {
     settings: {
       host: c.RECORDER_HOST,

@@ -47,6 +47,13 @@ export const sfuConfigSchema = z
     MAX_VIEWER_PROFILES: envInt(4, 0, 64),
     /** Largest accepted SDP body, bytes. Default 65536. */
     MAX_SDP_BYTES: envInt(65536, 1024, 1048576),
+    /**
+     * URL the API uses to reach this instance's HTTP server (registered with its rooms). Default
+     * from SFU_HTTP_ADDR (0.0.0.0 → 127.0.0.1); containers and pods set their own address.
+     */
+    SFU_INTERNAL_URL: envOptional().refine((v) => v === undefined || /^https?:\/\/[^/]+$/.test(v), {
+      message: 'expected an origin such as "http://10.0.0.5:8081"',
+    }),
     /** IP the recording PlainTransports bind; must reach the recorders. Default 127.0.0.1. */
     TAP_LISTEN_IP: envString('127.0.0.1'),
     /** A WHIP/WHEP session whose client sent nothing (not even ICE consent checks) this long is removed, seconds. Default 30. */

@@ -33,6 +33,7 @@ import { RecordingController } from './media/recordings.js';
 import { SessionReaper } from './media/reaper.js';
 import { RoomManager } from './media/rooms.js';
 import { WorkerPool } from './media/workers.js';
+import { registerMediaMetrics } from './mediaMetrics.js';
 
 /**
  * The addresses WebRTC transports bind: RTC_LISTEN_IP (+ ANNOUNCED_IP) when set, else every
@@ -79,7 +80,8 @@ export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Pr
   const me = {
     id: c.INSTANCE_ID,
     publicUrl: c.PUBLIC_URL,
-    internalUrl: `http://${c.SFU_HTTP_ADDR.host === '0.0.0.0' ? '127.0.0.1' : c.SFU_HTTP_ADDR.host}:${c.SFU_HTTP_ADDR.port}`,
+    internalUrl:
+      c.SFU_INTERNAL_URL ?? `http://${c.SFU_HTTP_ADDR.host === '0.0.0.0' ? '127.0.0.1' : c.SFU_HTTP_ADDR.host}:${c.SFU_HTTP_ADDR.port}`,
     startedAt: new Date().toISOString(),
   };
   const rooms = new RoomManager(me, registry, pool, logger);
@@ -129,6 +131,7 @@ export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Pr
       for (const w of await pool.cpuMs().catch(() => [])) this.set({ worker: String(w.index) }, w.ms / 1000);
     },
   });
+  registerMediaMetrics(metrics.registry, () => rooms.all);
   const reaped = new Counter({
     name: 'lw_sfu_sessions_reaped_total',
     help: 'Sessions removed because their client went away without a DELETE',

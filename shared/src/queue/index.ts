@@ -3,7 +3,8 @@
 import { DelayedError, Queue, Worker, UnrecoverableError, type Job, type JobsOptions, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { inSpan } from '../tracing.js';
+import { context } from '@opentelemetry/api';
+import { inSpan, jobTraceContext, withTraceContext } from '../tracing.js';
 import { JOB_QUEUE, JOB_SCHEMAS, type JobData, type JobName, type QueueName } from './jobs.js';
 
 export * from './jobs.js';
@@ -35,7 +36,8 @@ export class JobQueues {
   /** Validates `data` against the job's schema, then enqueues it under `jobId`. */
   async enqueue<N extends JobName>(name: N, data: JobData<N>, opts: JobsOptions & { jobId: string }): Promise<Job> {
     const parsed = JOB_SCHEMAS[name].parse(data);
-    return this.queue(JOB_QUEUE[name]).add(name, parsed, { ...DEFAULT_JOB_OPTIONS, ...opts });
+    // The producer's trace travels with the job, so the worker's span continues it.
+    return this.queue(JOB_QUEUE[name]).add(name, withTraceContext(parsed), { ...DEFAULT_JOB_OPTIONS, ...opts });
   }
 
   async close(): Promise<void> {
@@ -68,16 +70,18 @@ export function createWorker(
         throw new UnrecoverableError(`invalid ${name} payload: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
       }
       const data = parsed.data as { recordingId?: string };
-      return inSpan(
-        'jobs',
-        `job ${name}`,
-        {
-          'job.id': String(job.id),
-          'job.queue': queue,
-          'job.attempt': String(job.attemptsMade + 1),
-          'recording.id': data.recordingId ?? '',
-        },
-        () => handler(parsed.data, job, signal ?? new AbortController().signal),
+      return context.with(jobTraceContext(job.data), () =>
+        inSpan(
+          'jobs',
+          `job ${name}`,
+          {
+            'job.id': String(job.id),
+            'job.queue': queue,
+            'job.attempt': String(job.attemptsMade + 1),
+            'recording.id': data.recordingId ?? '',
+          },
+          () => handler(parsed.data, job, signal ?? new AbortController().signal),
+        ),
       );
     },
     { connection, prefix: `${prefix}:bull`, concurrency, ...rest },

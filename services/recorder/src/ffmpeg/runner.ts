@@ -8,8 +8,9 @@
 // (exit code 255 instead of 0). A second signal is never sent: it would abort the trailer
 // writes. Callers that can end ffmpeg's input more gently (capture: an RTCP BYE, see rtcp.ts)
 // do that first and give it `graceMs` before the signal.
+import { basename } from 'node:path';
 import ffmpeg from 'fluent-ffmpeg';
-import type { Logger } from '@live-webrtc/shared';
+import { SpanStatusCode, tracer, type Logger } from '@live-webrtc/shared';
 import { toArgv, type FfmpegInvocation } from './args.js';
 
 export interface FfmpegExit {
@@ -101,6 +102,13 @@ export function runFfmpeg(inv: FfmpegInvocation, opts: RunFfmpegOptions = {}): F
   let graceTimer: NodeJS.Timeout | undefined;
   let resolveExit!: (e: FfmpegExit) => void;
   const exited = new Promise<FfmpegExit>((r) => (resolveExit = r));
+  // One span per ffmpeg run, child of whatever job started it (capture, finalize, transcode).
+  const span = tracer('recorder').startSpan('ffmpeg', { attributes: { 'ffmpeg.output': basename(inv.output) } });
+  void exited.then((e) => {
+    span.setAttributes({ 'ffmpeg.exit_code': e.code ?? -1, 'ffmpeg.stopped': e.stopped, 'ffmpeg.killed': e.killed });
+    if (e.error) span.setStatus({ code: SpanStatusCode.ERROR, message: e.error });
+    span.end();
+  });
   let done = false;
   const finish = (e: Omit<FfmpegExit, 'stopped' | 'killed' | 'stderrTail'>): void => {
     if (done) return;
