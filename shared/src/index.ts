@@ -17,3 +17,4 @@ export * from './storage/index.js';
 export * from './recordings/index.js';
 export * from './rooms.js';
 export * from './pubsub.js';
+export * from './webhooks/index.js';

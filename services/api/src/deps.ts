@@ -9,7 +9,12 @@ export interface ApiDeps {
   redis: Redis;
   keys: RedisKeys;
   logger: Logger;
-  downloadRedirect: boolean;
+  /** S3_PRESIGN (or the older DOWNLOAD_REDIRECT): answer file downloads with a 302 to a presigned URL. */
+  presign: boolean;
+  /** Lifetime of presigned URLs, seconds. */
+  presignTtlSeconds: number;
+  /** Signed `?token=` for output files (players that cannot send headers); secret unset = no tokens. */
+  outputTokens: { secret: string | undefined; ttlSeconds: number };
   /** Headers the API sends to SFU internal routes (its own AUTH_TOKEN). */
   internalAuthHeaders: Record<string, string>;
 }

@@ -10,8 +10,10 @@ import {
   createStorage,
   internalAuthHeaders,
   listen,
+  JobQueues,
   pingRedis,
   RecordingStore,
+  WebhookEmitter,
   redisKeys,
   RoomRegistry,
   type Logger,
@@ -35,6 +37,9 @@ export async function startApi(c: ApiConfig, opts: { logger?: Logger } = {}): Pr
   const metrics = createMetrics('api');
   const store = new RecordingStore(redis, keys, storage);
   store.onTransition((r) => metrics.recordingTransitions.inc({ status: r.status }));
+  const queues = new JobQueues(redis, c.REDIS_PREFIX);
+  const webhooks = new WebhookEmitter({ queues, redis, prefix: c.REDIS_PREFIX, logger });
+  webhooks.attach(store);
   const app = createApiApp(
     {
       auth: new Authenticator({ authToken: c.AUTH_TOKEN, jwtSecret: c.JWT_SECRET }),
@@ -44,7 +49,9 @@ export async function startApi(c: ApiConfig, opts: { logger?: Logger } = {}): Pr
       redis,
       keys,
       logger,
-      downloadRedirect: c.DOWNLOAD_REDIRECT,
+      presign: c.S3_PRESIGN || c.DOWNLOAD_REDIRECT,
+      presignTtlSeconds: c.S3_PRESIGN_TTL_SECONDS,
+      outputTokens: { secret: c.JWT_SECRET ?? c.AUTH_TOKEN, ttlSeconds: c.OUTPUT_TOKEN_TTL_SECONDS },
       internalAuthHeaders: internalAuthHeaders(c),
     },
     { sfuUrl: c.SFU_URL, metrics, checks: { redis: () => pingRedis(redis), storage: () => storage.check() } },
@@ -61,6 +68,7 @@ export async function startApi(c: ApiConfig, opts: { logger?: Logger } = {}): Pr
       if (closed) return;
       closed = true;
       await closeServer(server);
+      await queues.close();
       redis.disconnect();
     },
   };

@@ -3,7 +3,32 @@
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { commonConfigShape, envInt, envListen, envOptional, envString, loadConfig, refineCommonConfig } from '@live-webrtc/shared';
+import { availableParallelism } from 'node:os';
+import {
+  commonConfigShape,
+  envBool,
+  envInt,
+  envListen,
+  envOptional,
+  envString,
+  loadConfig,
+  parseOutputList,
+  refineCommonConfig,
+  WebhookUrlSchema,
+} from '@live-webrtc/shared';
+
+const RECORDER_ROLE_NAMES = ['capture', 'transcode'] as const;
+
+/** A comma-separated list parsed by `parse` (which throws RangeError naming a bad entry). */
+const envList = <T>(fallback: string, parse: (v: string) => T) =>
+  envString(fallback).transform((v, ctx) => {
+    try {
+      return parse(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+      return z.NEVER;
+    }
+  });
 
 export const recorderConfigSchema = z
   .object({
@@ -33,6 +58,51 @@ export const recorderConfigSchema = z
     /** ffmpeg and ffprobe executables. Default: found on PATH. */
     FFMPEG_PATH: envString('ffmpeg'),
     FFPROBE_PATH: envString('ffprobe'),
+    /** What this recorder does: `capture` (captures + finalize), `transcode` (transcodes + webhooks). Default both. */
+    RECORDER_ROLES: envList('capture,transcode', (v) => {
+      const roles = v
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean);
+      const bad = roles.find((r) => !(RECORDER_ROLE_NAMES as readonly string[]).includes(r));
+      if (bad !== undefined || roles.length === 0)
+        throw new RangeError(`expected roles from ${RECORDER_ROLE_NAMES.join(', ')}, got "${bad ?? v}"`);
+      return [...new Set(roles)] as (typeof RECORDER_ROLE_NAMES)[number][];
+    }),
+    /** Outputs made for every recording (a start request may choose others). Default all of them. */
+    TRANSCODE_OUTPUTS: envList('mp4,hls,poster,sprite,audio,composite', parseOutputList),
+    /** Transcode jobs taken at once by this process (they then wait for CPU budget). Default 4. */
+    TRANSCODE_CONCURRENCY: envInt(4, 1, 64),
+    /** Estimated cores transcodes may use at once (mp4 re-encode 1, HLS ladder 2, …). Default: the machine's cores. */
+    TRANSCODE_CPU_BUDGET: envInt(availableParallelism(), 1, 1024),
+    /** Niceness of transcoding ffmpeg processes (captures run at normal priority). Default 10. */
+    TRANSCODE_NICE: envInt(10, 0, 19),
+    /** Encoder threads per transcode; 0 = ffmpeg's choice. Default 0. */
+    TRANSCODE_THREADS: envInt(0, 0, 64),
+    /** Attempts per output before it is `failed`. Default 3. */
+    TRANSCODE_ATTEMPTS: envInt(3, 1, 20),
+    /** Webhook targets for every recording's events (comma-separated http(s) URLs). */
+    WEBHOOK_URLS: envList('', (v) =>
+      v
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean)
+        .map((u) => {
+          const r = WebhookUrlSchema.safeParse(u);
+          if (!r.success) throw new RangeError(`"${u}": ${r.error.issues[0]?.message ?? 'not a URL'}`);
+          return r.data;
+        }),
+    ),
+    /** HMAC-SHA256 key of webhook signatures. */
+    WEBHOOK_SECRET: envOptional(),
+    /** Allow webhook targets on loopback, private or link-local addresses. Default 0. */
+    WEBHOOK_ALLOW_PRIVATE: envBool(false),
+    /** Attempts per webhook delivery (exponential backoff from 1 s). Default 8. */
+    WEBHOOK_ATTEMPTS: envInt(8, 1, 30),
+    /** Timeout of one webhook request, ms. Default 10000. */
+    WEBHOOK_TIMEOUT_MS: envInt(10_000, 100, 120_000),
+    /** Recordings older than this many days are deleted with all their files; 0 = keep forever. Default 0. */
+    RECORDING_RETENTION_DAYS: envInt(0, 0, 36_500),
   })
   .superRefine((c, ctx) => {
     refineCommonConfig(c, ctx);

@@ -29,6 +29,7 @@ import {
   QUEUES,
   RecordingStore,
   redisKeys,
+  WebhookEmitter,
   type Logger,
 } from '@live-webrtc/shared';
 import type { RecorderConfig } from './config.js';
@@ -36,6 +37,12 @@ import { checkFfmpeg } from './ffmpeg/runner.js';
 import { captureHandler, salvageCapture, type CaptureResult } from './jobs/capture.js';
 import type { RecorderDeps } from './jobs/deps.js';
 import { finalizeHandler } from './jobs/finalize.js';
+import { transcodeHandler, type TranscodeDeps } from './jobs/transcode.js';
+import { deliverWebhookHandler, webhookEventHandler } from './jobs/webhooks.js';
+import { CostGate } from './transcode/gate.js';
+import { createTranscodeMetrics } from './transcode/metrics.js';
+import { startRetention } from './transcode/retention.js';
+import { scheduleTranscodes } from './transcode/schedule.js';
 import { createRecorderMetrics, type RecorderMetrics } from './metrics.js';
 import { PortAllocator } from './ports.js';
 
@@ -72,6 +79,16 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
   const store = new RecordingStore(redis, keys, storage);
   store.onTransition((r) => metrics.recordingTransitions.inc({ status: r.status }));
   const queues = new JobQueues(redis, c.REDIS_PREFIX);
+  const webhooks = new WebhookEmitter({ queues, redis, prefix: c.REDIS_PREFIX, logger });
+  webhooks.attach(store);
+  // The raw file is ready: queue the recording's transcodes (whichever recorder finalized it).
+  store.onTransition((r) => {
+    if (r.status !== 'ready') return;
+    scheduleTranscodes({ store, storage, queues, logger, defaults: c.TRANSCODE_OUTPUTS, attempts: c.TRANSCODE_ATTEMPTS }, r).catch(
+      (err: unknown) => logger.error({ err, recordingId: r.id }, 'transcodes not queued'),
+    );
+  });
+  const transcodeMetrics = createTranscodeMetrics(metrics.registry);
   const deps: RecorderDeps = {
     settings: {
       host: c.RECORDER_HOST,
@@ -96,6 +113,8 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
 
   // Aborted on close: every running capture (and any fetched while closing) ends cleanly.
   const shutdown = new AbortController();
+  const capturing = c.RECORDER_ROLES.includes('capture');
+  const transcoding = c.RECORDER_ROLES.includes('transcode');
   const captureWorker = createWorker(
     QUEUES.capture,
     { CaptureRecording: captureHandler(deps, shutdown.signal) },
@@ -107,14 +126,56 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
       lockDuration: 20_000,
       stalledInterval: 5_000,
       maxStalledCount: 1,
+      autorun: capturing,
     },
   );
   const finalizeWorker = createWorker(
     QUEUES.finalize,
     { FinalizeRecording: finalizeHandler(deps) },
-    { connection: redis, prefix: c.REDIS_PREFIX, concurrency: c.RECORDER_FINALIZE_CONCURRENCY, logger },
+    { connection: redis, prefix: c.REDIS_PREFIX, concurrency: c.RECORDER_FINALIZE_CONCURRENCY, logger, autorun: capturing },
   );
-  for (const w of [captureWorker, finalizeWorker]) {
+  // Transcodes: aborted on close (a retry elsewhere starts over); admitted by CPU cost.
+  const transcodeShutdown = new AbortController();
+  const tdeps: TranscodeDeps = {
+    ...deps,
+    transcode: { niceness: c.TRANSCODE_NICE, ...(c.TRANSCODE_THREADS ? { threads: c.TRANSCODE_THREADS } : {}) },
+    gate: new CostGate(c.TRANSCODE_CPU_BUDGET),
+    webhooks,
+    transcodeMetrics,
+  };
+  const transcode = transcodeHandler(tdeps);
+  const transcodeWorker = createWorker(
+    QUEUES.transcode,
+    { TranscodeRecording: (data, job, signal) => transcode(data, job, AbortSignal.any([signal, transcodeShutdown.signal])) },
+    // A long ladder must not look stalled: the lock is renewed every 30 s while the process lives.
+    { connection: redis, prefix: c.REDIS_PREFIX, concurrency: c.TRANSCODE_CONCURRENCY, logger, lockDuration: 60_000, autorun: transcoding },
+  );
+  if (!c.WEBHOOK_SECRET && c.WEBHOOK_URLS.length > 0) logger.warn('WEBHOOK_URLS is set without WEBHOOK_SECRET: deliveries are not signed');
+  const wdeps = {
+    settings: {
+      urls: c.WEBHOOK_URLS,
+      secret: c.WEBHOOK_SECRET,
+      allowPrivate: c.WEBHOOK_ALLOW_PRIVATE,
+      attempts: c.WEBHOOK_ATTEMPTS,
+      timeoutMs: c.WEBHOOK_TIMEOUT_MS,
+    },
+    store,
+    storage,
+    queues,
+    redis,
+    prefix: c.REDIS_PREFIX,
+    logger,
+    deliveries: transcodeMetrics.webhookDeliveries,
+  };
+  const webhookWorker = createWorker(
+    QUEUES.webhooks,
+    { WebhookEvent: webhookEventHandler(wdeps), DeliverWebhook: deliverWebhookHandler(wdeps) },
+    { connection: redis, prefix: c.REDIS_PREFIX, concurrency: 16, logger, autorun: transcoding },
+  );
+  const stopRetention = transcoding
+    ? startRetention({ store, redis, prefix: c.REDIS_PREFIX, days: c.RECORDING_RETENTION_DAYS, logger })
+    : () => {};
+  for (const w of [captureWorker, finalizeWorker, transcodeWorker, webhookWorker]) {
     // A worker's 'error' without a listener would crash the process.
     w.on('error', (err) => logger.error({ err, queue: w.name }, 'queue worker error'));
   }
@@ -171,6 +232,9 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
     }
     if (endedByShutdown.size > 0) logger.warn({ recordings: [...endedByShutdown] }, 'finalize still pending at shutdown; left queued');
     await finalizeWorker.close();
+    stopRetention();
+    transcodeShutdown.abort(new Error('recorder shutting down'));
+    await Promise.all([transcodeWorker.close(), webhookWorker.close()]);
     await closeServer(server);
     await queues.close();
     hub.close();

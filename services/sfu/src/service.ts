@@ -19,6 +19,7 @@ import {
   redisKeys,
   requestStop,
   RoomRegistry,
+  WebhookEmitter,
   boundPort,
   type Logger,
 } from '@live-webrtc/shared';
@@ -66,6 +67,8 @@ export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Pr
   const store = new RecordingStore(redis, keys, storage);
   store.onTransition((r) => metrics.recordingTransitions.inc({ status: r.status }));
   const queues = new JobQueues(redis, c.REDIS_PREFIX);
+  // Lifecycle webhooks: the SFU creates recordings and stops them when their media goes away.
+  new WebhookEmitter({ queues, redis, prefix: c.REDIS_PREFIX, logger }).attach(store);
   const pool = await WorkerPool.create({ count: c.SFU_WORKERS, rtcMinPort: c.RTC_MIN_PORT, rtcMaxPort: c.RTC_MAX_PORT, logger });
   const registry = new RoomRegistry(redis, keys);
   const me = {

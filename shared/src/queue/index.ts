@@ -1,13 +1,13 @@
 // Typed BullMQ helpers: producers enqueue by job name, workers get payloads already parsed
 // against the shared schema (a payload that does not parse fails without retries).
-import { Queue, Worker, UnrecoverableError, type Job, type JobsOptions, type WorkerOptions } from 'bullmq';
+import { DelayedError, Queue, Worker, UnrecoverableError, type Job, type JobsOptions, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { inSpan } from '../tracing.js';
 import { JOB_QUEUE, JOB_SCHEMAS, type JobData, type JobName, type QueueName } from './jobs.js';
 
 export * from './jobs.js';
-export { UnrecoverableError };
+export { DelayedError, UnrecoverableError };
 
 const DEFAULT_JOB_OPTIONS: JobsOptions = {
   attempts: 3,

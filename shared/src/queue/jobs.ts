@@ -6,6 +6,8 @@ import { IdSchema, RoomNameSchema } from '../ids.js';
 export const QUEUES = {
   capture: 'capture',
   finalize: 'finalize',
+  transcode: 'transcode',
+  webhooks: 'webhooks',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -48,9 +50,66 @@ export const FinalizeRecordingSchema = z.object({
 });
 export type FinalizeRecording = z.infer<typeof FinalizeRecordingSchema>;
 
+/** Outputs the transcoding pipeline makes from a recording's raw file (API.md names). */
+export const TRANSCODE_OUTPUT_NAMES = ['mp4', 'hls', 'poster', 'sprite', 'audio', 'composite'] as const;
+export type TranscodeOutputName = (typeof TRANSCODE_OUTPUT_NAMES)[number];
+export const TranscodeOutputNameSchema = z.enum(TRANSCODE_OUTPUT_NAMES);
+
+/** W3C trace context carried through the queue, so a job's span joins the start request's trace. */
+const TraceparentSchema = z
+  .string()
+  .regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/)
+  .optional();
+
+/** Make one output of a ready recording from its raw file. */
+export const TranscodeRecordingSchema = z.object({
+  v: z.literal(1),
+  recordingId: IdSchema,
+  output: TranscodeOutputNameSchema,
+  traceparent: TraceparentSchema,
+});
+export type TranscodeRecording = z.infer<typeof TranscodeRecordingSchema>;
+
+export const WEBHOOK_EVENT_TYPES = [
+  'recording.started',
+  'recording.active',
+  'recording.stopped',
+  'recording.ready',
+  'recording.failed',
+  'output.ready',
+  'output.failed',
+] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/** One lifecycle event of a recording, to be fanned out to every webhook URL that wants it. */
+export const WebhookEventSchema = z.object({
+  v: z.literal(1),
+  /** Unique event id (receivers deduplicate by it). */
+  id: IdSchema,
+  type: z.enum(WEBHOOK_EVENT_TYPES),
+  createdAt: z.string().datetime(),
+  recordingId: IdSchema,
+  /** Order of the event among its recording's events (1, 2, …): deliveries keep this order. */
+  seq: z.number().int().positive(),
+  /** The public recording object at the time of the event. */
+  recording: z.record(z.string(), z.unknown()),
+  /** For output.* events: which output. */
+  output: z.string().max(32).optional(),
+});
+export type WebhookEvent = z.infer<typeof WebhookEventSchema>;
+
+/** Deliver one event to one URL (signed, retried with backoff, in order per recording and URL). */
+export const DeliverWebhookSchema = WebhookEventSchema.extend({
+  url: z.string().url().max(2048),
+});
+export type DeliverWebhook = z.infer<typeof DeliverWebhookSchema>;
+
 export const JOB_SCHEMAS = {
   CaptureRecording: CaptureRecordingSchema,
   FinalizeRecording: FinalizeRecordingSchema,
+  TranscodeRecording: TranscodeRecordingSchema,
+  WebhookEvent: WebhookEventSchema,
+  DeliverWebhook: DeliverWebhookSchema,
 } as const;
 export type JobName = keyof typeof JOB_SCHEMAS;
 export type JobData<N extends JobName> = z.infer<(typeof JOB_SCHEMAS)[N]>;
@@ -59,10 +118,17 @@ export type JobData<N extends JobName> = z.infer<(typeof JOB_SCHEMAS)[N]>;
 export const JOB_QUEUE: Record<JobName, QueueName> = {
   CaptureRecording: QUEUES.capture,
   FinalizeRecording: QUEUES.finalize,
+  TranscodeRecording: QUEUES.transcode,
+  WebhookEvent: QUEUES.webhooks,
+  DeliverWebhook: QUEUES.webhooks,
 };
 
 /** Job ids derive from the recording id so a duplicate enqueue collapses into one job. */
 export const jobIds = {
   capture: (recordingId: string, firstSegment: number) => `capture-${recordingId}-${firstSegment}`,
   finalize: (recordingId: string) => `finalize-${recordingId}`,
+  transcode: (recordingId: string, output: string) => `transcode-${recordingId}-${output}`,
+  webhookEvent: (eventId: string) => `webhook-${eventId}`,
+  /** One delivery per event and URL (the URL by a short digest: job ids must not hold ':'). */
+  webhookDelivery: (eventId: string, urlDigest: string) => `webhook-${eventId}-${urlDigest}`,
 };

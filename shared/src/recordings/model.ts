@@ -40,6 +40,10 @@ export const OutputSchema = z.object({
   status: z.enum(OUTPUT_STATUSES),
   progress: z.number().min(0).max(1),
   durationMs: z.number().nonnegative().nullable().default(null),
+  /** Seconds left while processing, from the rate of progress (transcoded outputs). */
+  etaSeconds: z.number().nonnegative().nullable().optional(),
+  /** Why it failed, when it did. */
+  error: RecordingErrorSchema.nullable().optional(),
 });
 export type RecordingOutput = z.infer<typeof OutputSchema>;
 
@@ -141,6 +145,8 @@ export function presentRecording(r: Recording) {
       status: o.status,
       progress: o.progress,
       durationMs: o.durationMs,
+      etaSeconds: o.etaSeconds ?? null,
+      error: o.error ?? null,
     })),
     transitions: r.transitions,
     trigger: r.trigger,

@@ -10,6 +10,8 @@ import { assertSafeKey, type ByteRange, type ObjectInfo, type Storage } from './
  * renamed into place, so a reader never sees half a file. Content types are not stored:
  * they are derived from the extension.
  */
+let tmpCounter = 0;
+
 export class LocalStorage implements Storage {
   readonly kind = 'local' as const;
   readonly root: string;
@@ -36,7 +38,9 @@ export class LocalStorage implements Storage {
   async #atomicWrite(key: string, write: (tmp: string) => Promise<void>): Promise<void> {
     const p = this.#path(key);
     await mkdir(dirname(p), { recursive: true });
-    const tmp = `${p}.tmp-${process.pid}-${Date.now()}`;
+    // Unique per write: two writes of one key in the same millisecond (concurrent manifest
+    // updates) must not share a temporary file.
+    const tmp = `${p}.tmp-${process.pid}-${Date.now()}-${++tmpCounter}`;
     try {
       await write(tmp);
       await rename(tmp, p);

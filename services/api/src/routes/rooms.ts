@@ -1,7 +1,18 @@
 // /api/v1/rooms: every instance's rooms, from the shared registry; starting a recording is
 // relayed to the instance that owns the room.
 import Router from '@koa/router';
-import { AppError, injectTraceContext, notFound, roomFromPath, unavailable, type RoomInfo, type RoomRegistry } from '@live-webrtc/shared';
+import {
+  AppError,
+  currentTraceparent,
+  injectTraceContext,
+  notFound,
+  parseRecordingOptions,
+  roomFromPath,
+  saveRecordingOptions,
+  unavailable,
+  type RoomInfo,
+  type RoomRegistry,
+} from '@live-webrtc/shared';
 import type { ApiDeps } from '../deps.js';
 import { authenticated, principalOf, requireGrant } from '../http/auth.js';
 
@@ -38,6 +49,8 @@ export function roomRoutes(d: ApiDeps): Router {
 
   r.post('/:room/recordings', requireGrant(d.auth, 'record'), async (ctx) => {
     const name = roomFromPath(ctx.params['room']);
+    // Optional body: {outputs?: [...], webhookUrls?: [...]}; checked before anything starts.
+    const options = parseRecordingOptions((ctx.request as { body?: unknown }).body);
     const { owner } = await mustLocate(d.registry, name);
     let res: Response;
     try {
@@ -54,8 +67,13 @@ export function roomRoutes(d: ApiDeps): Router {
       const e = body?.error;
       throw new AppError(res.status, e?.code ?? 'sfu_error', e?.message ?? `media server answered ${res.status}`);
     }
+    const id = (body as { id: string }).id;
+    // Saved next to the manifest: the transcoder reads the outputs, webhook delivery the URLs,
+    // and both continue this request's trace.
+    const traceparent = currentTraceparent();
+    await saveRecordingOptions(d.storage, id, { ...options, ...(traceparent ? { traceparent } : {}) });
     ctx.status = 201;
-    ctx.set('Location', `/api/v1/recordings/${(body as { id: string }).id}`);
+    ctx.set('Location', `/api/v1/recordings/${id}`);
     ctx.body = body;
   });
 

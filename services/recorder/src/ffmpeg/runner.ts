@@ -55,6 +55,8 @@ export interface RunFfmpegOptions {
   logger?: Logger;
   /** stderr lines kept for FfmpegExit.stderrTail. Default 30. */
   tailLines?: number;
+  /** Run at this niceness (transcodes: below live captures). Default: the recorder's own. */
+  niceness?: number;
 }
 
 /**
@@ -85,6 +87,7 @@ export function runFfmpeg(inv: FfmpegInvocation, opts: RunFfmpegOptions = {}): F
   }
   cmd.output(inv.output);
   addOptions((...o) => cmd.outputOptions(...o), inv.outputOptions);
+  if (opts.niceness) cmd.renice(opts.niceness);
 
   let started = false;
   let running = false;

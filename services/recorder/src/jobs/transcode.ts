@@ -1,0 +1,353 @@
+// TranscodeRecording: make one output (mp4, hls, poster, sprite, audio, composite) of a ready
+// recording from its raw file. The raw is downloaded to a scratch directory, ffmpeg runs at
+// lower priority once the job's CPU cost fits the recorder's budget, progress and ETA go to
+// the output's entry in the manifest (at most once a second), the files are uploaded (a
+// playlist after its segments, so a reader never sees a playlist naming missing files) and
+// the entry becomes `ready`. A failure marks only this output `failed` (on the last attempt),
+// never the recording, its raw or the other outputs.
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  inSpanUnder,
+  OUTPUT_SPECS,
+  recordingKeys,
+  UnrecoverableError,
+  updateOutput,
+  type JobHandler,
+  type Logger,
+  type Recording,
+  type RecordingOutput,
+  type TranscodeOutputName,
+  type TranscodeRecording,
+  type WebhookEmitter,
+} from '@live-webrtc/shared';
+import { ffprobe } from '../ffmpeg/probe.js';
+import { runFfmpeg } from '../ffmpeg/runner.js';
+import type { FfmpegInvocation } from '../ffmpeg/args.js';
+import {
+  audioArgs,
+  compositeArgs,
+  compositePlan,
+  estimate,
+  HLS_MASTER,
+  hlsArgs,
+  hlsLadder,
+  mp4Args,
+  outputCost,
+  parseProgress,
+  posterArgs,
+  spriteArgs,
+  spritePlan,
+  spriteVtt,
+  type EncodeTuning,
+  type SourceInfo,
+} from '../transcode/args.js';
+import type { CostGate } from '../transcode/gate.js';
+import type { TranscodeMetrics } from '../transcode/metrics.js';
+import { probeSource } from '../transcode/source.js';
+import type { RecorderDeps } from './deps.js';
+import { retry } from './retry.js';
+
+export interface TranscodeSettings extends EncodeTuning {
+  /** Niceness of transcoding ffmpeg processes (captures keep the recorder's). Default 10. */
+  niceness: number;
+  /** How often progress is written to the manifest, ms. Default 1000. */
+  progressIntervalMs?: number;
+}
+
+export interface TranscodeDeps extends RecorderDeps {
+  transcode: TranscodeSettings;
+  gate: CostGate;
+  webhooks: WebhookEmitter;
+  transcodeMetrics: TranscodeMetrics;
+}
+
+/** A failure with a stable code, shown as the output's error. */
+export class TranscodeError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TranscodeError';
+  }
+}
+/** A failure no retry can fix (no such stream, no raw file). */
+class PermanentTranscodeError extends UnrecoverableError {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface TranscodeResult {
+  outcome: 'ready' | 'skipped';
+  size?: number;
+  seconds?: number;
+}
+
+export function transcodeHandler(d: TranscodeDeps): JobHandler<'TranscodeRecording'> {
+  return (data, job, signal) =>
+    inSpanUnder(
+      data.traceparent,
+      'recorder',
+      `transcode ${data.output}`,
+      { 'recording.id': data.recordingId, 'transcode.output': data.output },
+      async () => {
+        const log = d.logger.child({ recordingId: data.recordingId, output: data.output, jobId: job.id });
+        try {
+          return await transcode(d, data, log, signal);
+        } catch (err) {
+          const last = err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+          const code = err instanceof TranscodeError || err instanceof PermanentTranscodeError ? err.code : 'transcode_failed';
+          const message = err instanceof Error ? err.message : String(err);
+          log.error({ err, attempt: job.attemptsMade + 1, last }, 'transcode failed');
+          const patch: Partial<RecordingOutput> = last
+            ? { status: 'failed', error: { code, message }, etaSeconds: null }
+            : { status: 'pending', progress: 0, etaSeconds: null, error: { code, message } };
+          const out = await updateOutput(d.store, data.recordingId, data.output, patch, (o) => o.status !== 'ready').catch(() => null);
+          if (last) d.transcodeMetrics.transcodeFailures.inc({ output: data.output, code });
+          if (last && out?.status === 'failed') {
+            const rec = await d.store.get(data.recordingId).catch(() => null);
+            if (rec)
+              await d.webhooks
+                .emit('output.failed', rec, data.output)
+                .catch((e: unknown) => log.warn({ err: e }, 'output.failed not queued'));
+          }
+          throw err;
+        }
+      },
+    );
+}
+
+async function transcode(d: TranscodeDeps, data: TranscodeRecording, log: Logger, signal: AbortSignal): Promise<TranscodeResult> {
+  const id = data.recordingId;
+  const rec = await d.store.get(id);
+  if (!rec) throw new PermanentTranscodeError('recording_not_found', `recording ${id} does not exist`);
+  const entry = rec.outputs.find((o) => o.name === data.output);
+  if (!entry) throw new PermanentTranscodeError('output_not_requested', `recording ${id} has no output ${data.output}`);
+  if (entry.status === 'ready') return { outcome: 'skipped' };
+  const raw = rec.outputs.find((o) => o.name === 'raw' && o.status === 'ready');
+  if (rec.status !== 'ready' || !raw)
+    throw new PermanentTranscodeError('raw_not_ready', `recording ${id} is ${rec.status}; its raw file is not ready`);
+
+  const dir = join(d.settings.workDir, 'transcode', `${id}-${data.output}`);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  try {
+    const input = join(dir, raw.file);
+    await retry(() => d.storage.download(recordingKeys.output(id, raw.file), input), { attempts: 3 }).catch((err: unknown) => {
+      throw new TranscodeError('raw_unreadable', `the raw file could not be read: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    const src = await probeSource(input, d.settings.ffprobePath).catch((err: unknown) => {
+      throw new PermanentTranscodeError(
+        'raw_unreadable',
+        `the raw file is not readable: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    });
+    const release = await d.gate.acquire(outputCost(data.output, src));
+    d.transcodeMetrics.transcodeCpuUsed.set(d.gate.used);
+    const t0 = performance.now();
+    let made: Made;
+    try {
+      await updateOutput(
+        d.store,
+        id,
+        data.output,
+        { status: 'processing', progress: 0, etaSeconds: null, error: null },
+        (o) => o.status !== 'ready',
+      );
+      made = await makeOutput(d, rec, data.output, src, input, join(dir, 'out'), log, signal);
+    } finally {
+      release();
+      d.transcodeMetrics.transcodeCpuUsed.set(d.gate.used);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    d.transcodeMetrics.transcodeSeconds.observe({ output: data.output }, seconds);
+    await uploadFiles(d, id, made.files, log);
+    const done = await updateOutput(
+      d.store,
+      id,
+      data.output,
+      { status: 'ready', progress: 1, etaSeconds: 0, size: made.size, durationMs: made.durationMs, error: null },
+      (o) => o.status !== 'ready',
+    );
+    log.info(
+      { size: made.size, seconds: Math.round(seconds * 100) / 100, realtime: src.durationS / Math.max(seconds, 1e-3) },
+      'output ready',
+    );
+    const after = await d.store.get(id);
+    if (after?.stoppedAt)
+      d.transcodeMetrics.stopToOutputReadySeconds.observe(
+        { output: data.output },
+        Math.max(0, Date.now() - Date.parse(after.stoppedAt)) / 1000,
+      );
+    if (after && done?.status === 'ready')
+      await d.webhooks.emit('output.ready', after, data.output).catch((e: unknown) => log.warn({ err: e }, 'output.ready not queued'));
+    return { outcome: 'ready', size: made.size, seconds };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+interface Made {
+  /** Local file → key relative to the recording's prefix, in upload order. */
+  files: { path: string; file: string; contentType: string }[];
+  size: number;
+  durationMs: number | null;
+}
+
+async function makeOutput(
+  d: TranscodeDeps,
+  rec: Recording,
+  name: TranscodeOutputName,
+  src: SourceInfo,
+  input: string,
+  outDir: string,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<Made> {
+  await mkdir(outDir, { recursive: true });
+  const spec = OUTPUT_SPECS[name];
+  const needVideo = (): void => {
+    if (src.video.length === 0) throw new PermanentTranscodeError('no_video', 'the recording has no video stream');
+  };
+  const single = async (inv: FfmpegInvocation, path: string): Promise<Made> => {
+    await runTracked(d, rec.id, name, inv, src.durationS, log, signal);
+    const size = await sizeOf(path);
+    if (!size) throw new TranscodeError('empty_output', `ffmpeg wrote no ${name} file`);
+    const probe = await ffprobe(path, d.settings.ffprobePath).catch(() => null);
+    if (!probe) throw new TranscodeError('unreadable_output', `the ${name} file ffmpeg wrote is not readable`);
+    const durationMs =
+      probe.format.duration !== undefined && spec.contentType.startsWith('image/') === false
+        ? Math.round(probe.format.duration * 1000)
+        : null;
+    return { files: [{ path, file: spec.file, contentType: spec.contentType }], size, durationMs };
+  };
+  const tuning: EncodeTuning = {
+    ...(d.transcode.preset ? { preset: d.transcode.preset } : {}),
+    ...(d.transcode.crf ? { crf: d.transcode.crf } : {}),
+    ...(d.transcode.threads ? { threads: d.transcode.threads } : {}),
+  };
+  switch (name) {
+    case 'mp4': {
+      const path = join(outDir, spec.file);
+      return single(mp4Args(src, { input, output: path, ...tuning }), path);
+    }
+    case 'audio': {
+      if (src.audio.length === 0) throw new PermanentTranscodeError('no_audio', 'the recording has no audio stream');
+      const path = join(outDir, spec.file);
+      return single(audioArgs(src, { input, output: path }), path);
+    }
+    case 'composite': {
+      needVideo();
+      const path = join(outDir, spec.file);
+      return single(compositeArgs(src, compositePlan(src.video.length), { input, output: path, ...tuning }), path);
+    }
+    case 'poster': {
+      needVideo();
+      const path = join(outDir, spec.file);
+      return single(posterArgs(src, { input, output: path }), path);
+    }
+    case 'sprite': {
+      needVideo();
+      const v = src.video[0]!;
+      const plan = spritePlan(src.durationS, v.width, v.height);
+      const image = join(outDir, 'sprite.jpg');
+      const made = await single(spriteArgs(src, plan, { input, output: image }), image);
+      const vttPath = join(outDir, 'sprite.vtt');
+      await writeFile(vttPath, spriteVtt(plan, src.durationS, 'sprite.jpg'));
+      return {
+        files: [...made.files, { path: vttPath, file: 'sprite/sprite.vtt', contentType: 'text/vtt; charset=utf-8' }],
+        size: made.size + ((await sizeOf(vttPath)) ?? 0),
+        durationMs: Math.round(src.durationS * 1000),
+      };
+    }
+    case 'hls': {
+      const v = src.video[0];
+      const ladder = v ? hlsLadder(v.width, v.height) : [];
+      await runTracked(d, rec.id, name, hlsArgs(src, ladder, { input, dir: outDir, ...tuning }), src.durationS, log, signal);
+      const names = (await readdir(outDir)).sort();
+      if (!names.includes(HLS_MASTER)) throw new TranscodeError('empty_output', 'ffmpeg wrote no HLS master playlist');
+      // Segments first, then the renditions' playlists, the master last.
+      const rank = (f: string): number => (f === HLS_MASTER ? 2 : f.endsWith('.m3u8') ? 1 : 0);
+      names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+      const files: Made['files'] = [];
+      let size = 0;
+      for (const f of names) {
+        const path = join(outDir, f);
+        size += (await sizeOf(path)) ?? 0;
+        files.push({ path, file: `hls/${f}`, contentType: f.endsWith('.m3u8') ? 'application/vnd.apple.mpegurl' : 'video/mp2t' });
+      }
+      return { files, size, durationMs: Math.round(src.durationS * 1000) };
+    }
+  }
+}
+
+/** Runs ffmpeg, turning its -progress lines into throttled progress/ETA updates of the output. */
+async function runTracked(
+  d: TranscodeDeps,
+  id: string,
+  name: string,
+  inv: FfmpegInvocation,
+  totalS: number,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<void> {
+  const started = Date.now();
+  const every = d.transcode.progressIntervalMs ?? 1000;
+  let lastWrite = 0;
+  let writing: Promise<unknown> = Promise.resolve();
+  const ff = runFfmpeg(inv, {
+    ffmpegPath: d.settings.ffmpegPath,
+    logger: log,
+    niceness: d.transcode.niceness,
+    onLine: (line) => {
+      const doneS = parseProgress(line);
+      if (doneS === null || Date.now() - lastWrite < every) return;
+      lastWrite = Date.now();
+      const { progress, etaSeconds } = estimate(doneS, totalS, Date.now() - started);
+      const p = Math.min(0.99, Math.round(progress * 1000) / 1000);
+      writing = writing
+        .then(() => updateOutput(d.store, id, name, { progress: p, etaSeconds }, (o) => o.status === 'processing'))
+        .catch((err: unknown) => log.warn({ err }, 'progress not recorded'));
+    },
+  });
+  const onAbort = (): void => void ff.stop({ killAfterMs: 2000 });
+  signal.addEventListener('abort', onAbort, { once: true });
+  const exit = await ff.exited;
+  signal.removeEventListener('abort', onAbort);
+  await writing;
+  if (exit.stopped) throw new TranscodeError('transcode_aborted', 'the recorder stopped while transcoding');
+  if (exit.code !== 0) {
+    throw new TranscodeError(
+      'ffmpeg_failed',
+      `ffmpeg ${exit.error ?? `exited with ${exit.code ?? exit.signal}`}: ${exit.stderrTail
+        .filter((l) => !/^\w+=/.test(l))
+        .slice(-3)
+        .join(' | ')}`,
+    );
+  }
+}
+
+async function uploadFiles(d: TranscodeDeps, id: string, files: Made['files'], log: Logger): Promise<void> {
+  for (const f of files) {
+    await retry(() => d.storage.putFile(recordingKeys.output(id, f.file), f.path, f.contentType), {
+      attempts: 4,
+      onRetry: (err, attempt) => log.warn({ err, attempt, file: f.file }, 'output upload failed; retrying'),
+    }).catch((err: unknown) => {
+      throw new TranscodeError('upload_failed', `uploading ${f.file} failed: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  }
+}
+
+async function sizeOf(path: string): Promise<number | null> {
+  try {
+    const s = await stat(path);
+    return s.isFile() ? s.size : null;
+  } catch {
+    return null;
+  }
+}

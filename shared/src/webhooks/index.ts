@@ -1,0 +1,3 @@
+export * from './events.js';
+export * from './signature.js';
+export * from './targets.js';
