@@ -3,6 +3,7 @@
 // private redis-server under .data/redis when nothing does and the URL is local), then runs the
 // SFU, the recorder and the API as child processes. Ctrl-C stops them in order, cleanly.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
@@ -18,6 +19,16 @@ env.REDIS_URL ??= 'redis://127.0.0.1:6379';
 env.SFU_HTTP_ADDR ??= '127.0.0.1:8081';
 env.SFU_URL ??= `http://${env.SFU_HTTP_ADDR.replace(/^:/, '127.0.0.1:').replace(/^0\.0\.0\.0:/, '127.0.0.1:')}`;
 env.RECORDER_HTTP_ADDR ??= '127.0.0.1:8083';
+// Closed by default: without AUTH_TOKEN (and without the ALLOW_UNAUTHENTICATED=1 opt-out) the
+// product listens on loopback only; with it, on every interface as documented.
+const optOut = ['1', 'true', 'yes', 'on'].includes(String(env.ALLOW_UNAUTHENTICATED ?? '').toLowerCase());
+if (!env.HTTP_ADDR && !env.AUTH_TOKEN && !optOut) {
+  env.HTTP_ADDR = '127.0.0.1:8080';
+  process.stderr.write('[live-webrtc] AUTH_TOKEN is not set: listening on 127.0.0.1:8080 only (set AUTH_TOKEN to serve the network)\n');
+}
+// Service-to-service calls (API → SFU, recorder → SFU) present INTERNAL_TOKEN: when the
+// operator gives none, one is generated for this launch and shared with the children only.
+env.INTERNAL_TOKEN ||= randomBytes(32).toString('hex');
 const httpPort = (env.HTTP_ADDR ?? ':8080').split(':').pop();
 env.PUBLIC_URL ??= `http://127.0.0.1:${httpPort}`;
 

@@ -18,7 +18,7 @@ test('defaults give a usable embedded configuration', () => {
 test('every variable of the reference document is parsed', () => {
   const c = loadConfig(commonConfigSchema, {
     HTTP_ADDR: '127.0.0.1:9000',
-    AUTH_TOKEN: 's3cret',
+    AUTH_TOKEN: 's3cret-0123456789abcdef0123456789abcdef',
     RECORD_ENABLED: '1',
     RECORD_DIR: '/records',
     TURN_URLS: 'turn:turn.example.com:3478, turns:turn.example.com:5349',

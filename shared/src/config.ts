@@ -4,6 +4,7 @@
 // that names the variable and what it allows.
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { parseCidrs, refineSecrets } from './security.js';
 
 /** "1", "true", "yes", "on" → true; "0", "false", "no", "off", "" → false. */
 export const envBool = (fallback: boolean) =>
@@ -83,10 +84,39 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export const commonConfigShape = {
   /** Where the service's HTTP server listens. Default ":8080" (API); services override. */
   HTTP_ADDR: envListen(':8080'),
-  /** When set, mutating routes and WHIP/WHEP require it (Bearer or X-Auth-Token). */
+  /** When set, every route but health/readiness/metrics/page requires it (Bearer or X-Auth-Token). ≥ 32 bytes. */
   AUTH_TOKEN: envOptional(),
-  /** Secret that signs room JWTs; defaults to AUTH_TOKEN. */
+  /** Secret that signs room JWTs (≥ 32 bytes, differs from AUTH_TOKEN); unset = no room tokens. */
   JWT_SECRET: envOptional(),
+  /** Opt-out of "closed by default": run without AUTH_TOKEN beyond loopback. Default 0. */
+  ALLOW_UNAUTHENTICATED: envBool(false),
+  /** Credential of service-to-service calls (the SFU's /internal/* routes); never a user token. */
+  INTERNAL_TOKEN: envOptional(),
+  /** Peers whose X-Forwarded-For is believed: CIDRs or "loopback", comma-separated. Default "loopback". */
+  TRUSTED_PROXIES: envString('loopback').transform((v, ctx) => {
+    const cidrs = v === 'none' ? [] : parseCidrs(v);
+    if (!cidrs) {
+      ctx.addIssue({ code: 'custom', message: `expected CIDRs such as "10.0.0.0/8,::1", "loopback" or "none", got "${v}"` });
+      return z.NEVER;
+    }
+    return cidrs;
+  }),
+  /** Browser origins allowed to call the API and WHIP/WHEP cross-origin, comma-separated. Default: none (same origin only). */
+  CORS_ORIGINS: envOptional().transform((v, ctx) => {
+    const list = (v ?? '')
+      .split(',')
+      .map((s) => s.trim().replace(/\/$/, ''))
+      .filter(Boolean);
+    for (const o of list) {
+      if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(o) && !/^https?:\/\/\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(o)) {
+        ctx.addIssue({ code: 'custom', message: `"${o}" is not an origin such as https://app.example.com` });
+        return z.NEVER;
+      }
+    }
+    return list;
+  }),
+  /** When set, GET /metrics requires it as a Bearer token. Default: /metrics open. */
+  METRICS_TOKEN: envOptional(),
   /** Record every room from its first publisher until it empties. Default off. */
   RECORD_ENABLED: envBool(false),
   /** Local recording storage (and the recorder's scratch space). Default ./records. */
@@ -151,6 +181,7 @@ export function refineCommonConfig(c: CommonShapeOutput, ctx: z.RefinementCtx): 
   if ((c.TURN_USERNAME === undefined) !== (c.TURN_PASSWORD === undefined)) {
     ctx.addIssue({ code: 'custom', path: ['TURN_USERNAME'], message: 'set TURN_USERNAME and TURN_PASSWORD together' });
   }
+  refineSecrets(c, ctx);
 }
 
 export const commonConfigSchema = z.object(commonConfigShape).superRefine(refineCommonConfig);

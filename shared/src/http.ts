@@ -8,7 +8,8 @@ import getRawBody from 'raw-body';
 import type { Logger } from 'pino';
 import type { ListenAddress } from './config.js';
 import type { z } from 'zod';
-import { badRequest, payloadTooLarge, toErrorResponse, unsupportedMediaType } from './errors.js';
+import { credentialsFrom, safeEqual } from './auth.js';
+import { badRequest, payloadTooLarge, toErrorResponse, unauthorized, unsupportedMediaType } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { withTimeout } from './timeout.js';
 
@@ -20,6 +21,12 @@ export function errorMiddleware(logger: Logger): Koa.Middleware {
       if (ctx.status === 404 && ctx.body === undefined) {
         ctx.status = 404;
         ctx.body = { error: { code: 'not_found', message: `no route for ${ctx.method} ${ctx.path}` } };
+      } else if (ctx.status >= 400 && (ctx.body === undefined || ctx.body === null || typeof ctx.body === 'string')) {
+        // Koa's own answers (405 from allowedMethods, 501) are JSON errors too.
+        const status = ctx.status;
+        const code = status === 405 ? 'method_not_allowed' : status === 501 ? 'not_implemented' : 'bad_request';
+        ctx.body = { error: { code, message: `${ctx.method} ${ctx.path}: ${code.replace(/_/g, ' ')}` } };
+        ctx.status = status;
       }
     } catch (err) {
       const { status, body, expected } = toErrorResponse(err);
@@ -46,8 +53,17 @@ export function metricsMiddleware(metrics: Metrics): Koa.Middleware {
 
 export type ReadinessCheck = () => Promise<void>;
 
-/** /healthz, /readyz (every check must pass) and /metrics. */
-export function opsMiddleware(opts: { metrics: Metrics; checks: Record<string, ReadinessCheck> }): Koa.Middleware {
+/**
+ * /healthz, /readyz (every check must pass) and /metrics. `showDetails` decides whether a
+ * failing check's own error text is shown (only to authenticated callers: it can name hosts and
+ * internals); `metricsToken` puts /metrics behind a Bearer token.
+ */
+export function opsMiddleware(opts: {
+  metrics: Metrics;
+  checks: Record<string, ReadinessCheck>;
+  showDetails?: (ctx: Koa.Context) => Promise<boolean>;
+  metricsToken?: string | undefined;
+}): Koa.Middleware {
   return async (ctx, next) => {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
     if (ctx.path === '/healthz') {
@@ -68,11 +84,17 @@ export function opsMiddleware(opts: { metrics: Metrics; checks: Record<string, R
           }
         }),
       );
+      if (!ok && !(await (opts.showDetails?.(ctx) ?? Promise.resolve(false)))) {
+        for (const name of Object.keys(results)) if (results[name] !== 'ok') results[name] = 'unavailable';
+      }
       ctx.status = ok ? 200 : 503;
       ctx.body = { status: ok ? 'ready' : 'not_ready', checks: results };
       return;
     }
     if (ctx.path === '/metrics') {
+      if (opts.metricsToken !== undefined && !safeEqual(credentialsFrom(ctx.headers) ?? '', opts.metricsToken)) {
+        throw unauthorized('/metrics requires METRICS_TOKEN (Authorization: Bearer <token>)');
+      }
       ctx.set('Content-Type', opts.metrics.registry.contentType);
       ctx.body = await opts.metrics.registry.metrics();
       return;

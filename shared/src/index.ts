@@ -7,6 +7,7 @@ export * from './ids.js';
 export * from './redis.js';
 export * from './messages.js';
 export * from './auth.js';
+export * from './security.js';
 export * from './metrics.js';
 export * from './http.js';
 export * from './tracing.js';

@@ -33,7 +33,8 @@ async function startRedis(): Promise<RedisServer> {
   return ((await import(url)) as { startRedis(): Promise<RedisServer> }).startRedis();
 }
 
-const TOKEN = 'api-int-token';
+const TOKEN = 'api-int-token-0123456789abcdef0123456789';
+const JWT_SECRET = 'api-int-jwt-secret-0123456789abcdef012345';
 const admin = { Authorization: `Bearer ${TOKEN}` };
 const RAW = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
 
@@ -89,6 +90,7 @@ before(async () => {
     RECORD_DIR: join(dir, 'records'),
     HTTP_ADDR: '127.0.0.1:0',
     AUTH_TOKEN: TOKEN,
+    JWT_SECRET,
     // Nothing listens there: WHIP/WHEP relays must fail cleanly.
     SFU_URL: 'http://127.0.0.1:9',
     LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
@@ -300,7 +302,7 @@ describe('auth', () => {
     assert.equal((await mint({ room: 'bad room', grants: ['record'] })).status, 400);
     assert.equal((await mint({ room: 'r', grants: ['fly'] })).status, 400);
     assert.equal((await mint({ room: 'r', grants: ['record'], ttlSeconds: 10 ** 9 })).status, 400);
-    const expired = await new Authenticator({ authToken: TOKEN, jwtSecret: undefined }).mintRoomToken('token-room', ['record'], -10);
+    const expired = await new Authenticator({ authToken: TOKEN, jwtSecret: JWT_SECRET }).mintRoomToken('token-room', ['record'], -10);
     assert.equal((await get(`/api/v1/recordings/${mine.id}`, { Authorization: `Bearer ${expired.token}` })).status, 401);
   });
 });

@@ -15,6 +15,10 @@ export interface ApiDeps {
   presignTtlSeconds: number;
   /** Signed `?token=` for output files (players that cannot send headers); secret unset = no tokens. */
   outputTokens: { secret: string | undefined; ttlSeconds: number };
-  /** Headers the API sends to SFU internal routes (its own AUTH_TOKEN). */
+  /** Headers the API sends to SFU internal routes (INTERNAL_TOKEN). */
   internalAuthHeaders: Record<string, string>;
+  /** Whether an SFU internal URL read from the registry may receive them (SFU_INTERNAL_URLS). */
+  internalUrlAllowed: (url: string) => boolean;
+  /** REDIS_PREFIX (keys outside RedisKeys: token revocations). */
+  redisPrefix: string;
 }

@@ -15,10 +15,13 @@ import {
   RecordingStore,
   WebhookEmitter,
   redisKeys,
+  revocationCheck,
   RoomRegistry,
+  warnIfOpen,
   type Logger,
 } from '@live-webrtc/shared';
 import { createApiApp } from './app.js';
+import { internalUrlMatcher } from './http/internalUrls.js';
 import type { ApiConfig } from './config.js';
 
 export interface RunningApi {
@@ -30,6 +33,7 @@ export interface RunningApi {
 
 export async function startApi(c: ApiConfig, opts: { logger?: Logger } = {}): Promise<RunningApi> {
   const logger = opts.logger ?? createLogger('api', c.LOG_LEVEL);
+  warnIfOpen(c, c.HTTP_ADDR, logger);
   const keys = redisKeys(c.REDIS_PREFIX);
   const redis = createRedis(c.REDIS_URL, 'api', { logger });
   const storage = createStorage(c);
@@ -42,7 +46,7 @@ export async function startApi(c: ApiConfig, opts: { logger?: Logger } = {}): Pr
   webhooks.attach(store);
   const app = createApiApp(
     {
-      auth: new Authenticator({ authToken: c.AUTH_TOKEN, jwtSecret: c.JWT_SECRET }),
+      auth: new Authenticator({ authToken: c.AUTH_TOKEN, jwtSecret: c.JWT_SECRET, isRevoked: revocationCheck(redis, c.REDIS_PREFIX) }),
       store,
       registry: new RoomRegistry(redis, keys),
       storage,
@@ -53,8 +57,21 @@ export async function startApi(c: ApiConfig, opts: { logger?: Logger } = {}): Pr
       presignTtlSeconds: c.S3_PRESIGN_TTL_SECONDS,
       outputTokens: { secret: c.JWT_SECRET ?? c.AUTH_TOKEN, ttlSeconds: c.OUTPUT_TOKEN_TTL_SECONDS },
       internalAuthHeaders: internalAuthHeaders(c),
+      internalUrlAllowed: internalUrlMatcher(c.SFU_INTERNAL_URLS.length > 0 ? c.SFU_INTERNAL_URLS : [c.SFU_URL]),
+      redisPrefix: c.REDIS_PREFIX,
     },
-    { sfuUrl: c.SFU_URL, metrics, checks: { redis: () => pingRedis(redis), storage: () => storage.check() } },
+    {
+      sfuUrl: c.SFU_URL,
+      metrics,
+      checks: { redis: () => pingRedis(redis), storage: () => storage.check() },
+      trustedProxies: c.TRUSTED_PROXIES,
+      corsOrigins: c.CORS_ORIGINS,
+      rateLimits: { perIpPerMinute: c.RATE_LIMIT_IP_PER_MINUTE, perTokenPerMinute: c.RATE_LIMIT_TOKEN_PER_MINUTE },
+      redisPrefix: c.REDIS_PREFIX,
+      metricsToken: c.METRICS_TOKEN,
+      maxJsonBytes: c.MAX_JSON_BYTES,
+      maxRelayBytes: c.MAX_RELAY_BYTES,
+    },
   );
   const server = await listen(app, c.HTTP_ADDR);
   const port = boundPort(server);

@@ -1,7 +1,16 @@
 // The SFU's configuration: the shared surface plus the media plane's own variables.
 import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
-import { commonConfigShape, envInt, envListen, envOptional, envString, loadConfig, refineCommonConfig } from '@live-webrtc/shared';
+import {
+  commonConfigShape,
+  envInt,
+  envListen,
+  envOptional,
+  envString,
+  exposureProblem,
+  loadConfig,
+  refineCommonConfig,
+} from '@live-webrtc/shared';
 
 export const sfuConfigSchema = z
   .object({
@@ -28,6 +37,14 @@ export const sfuConfigSchema = z
     MAX_PUBS_PER_ROOM: envInt(1, 1, 16),
     /** WHEP viewers per room. Default 500 (the next one gets 403). */
     MAX_SUBS_PER_ROOM: envInt(500, 0, 100000),
+    /** Rooms this instance serves at once (the next new room gets 503). Default 1000. */
+    MAX_ROOMS: envInt(1000, 1, 1_000_000),
+    /** Open WHIP/WHEP sessions per client IP on this instance (the next gets 429). Default 200. */
+    MAX_SESSIONS_PER_IP: envInt(200, 1, 1_000_000),
+    /** m-sections (audio/video/data) per offer; more is a 400. Default 16. */
+    MAX_MEDIA_SECTIONS: envInt(16, 1, 64),
+    /** Viewer routers (payload-type numberings) per room beyond the publisher's; the next new numbering gets 503. Default 4. */
+    MAX_VIEWER_PROFILES: envInt(4, 0, 64),
     /** Largest accepted SDP body, bytes. Default 65536. */
     MAX_SDP_BYTES: envInt(65536, 1024, 1048576),
     /** IP the recording PlainTransports bind; must reach the recorders. Default 127.0.0.1. */
@@ -39,6 +56,8 @@ export const sfuConfigSchema = z
   })
   .superRefine((c, ctx) => {
     refineCommonConfig(c, ctx);
+    const problem = exposureProblem(c, c.SFU_HTTP_ADDR, { needsInternalToken: true });
+    if (problem) ctx.addIssue({ code: 'custom', path: [problem.variable], message: problem.message });
     if (c.RTC_MIN_PORT > c.RTC_MAX_PORT) {
       ctx.addIssue({ code: 'custom', path: ['RTC_MIN_PORT'], message: 'must not exceed RTC_MAX_PORT' });
     }

@@ -18,6 +18,8 @@ import {
   RecordingStore,
   redisKeys,
   requestStop,
+  revocationCheck,
+  warnIfOpen,
   RoomRegistry,
   WebhookEmitter,
   boundPort,
@@ -58,6 +60,7 @@ export interface RunningSfu {
 
 export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Promise<RunningSfu> {
   const logger = opts.logger ?? createLogger('sfu', c.LOG_LEVEL);
+  warnIfOpen(c, c.SFU_HTTP_ADDR, logger);
   const keys = redisKeys(c.REDIS_PREFIX);
   const redis = createRedis(c.REDIS_URL, `sfu-${c.INSTANCE_ID}`, { logger });
   const hub = new ChannelHub(createRedis(c.REDIS_URL, `sfu-${c.INSTANCE_ID}-sub`, { logger }));
@@ -137,12 +140,18 @@ export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Pr
   const app = createSfuApp({
     rooms,
     recordings,
-    auth: new Authenticator({ authToken: c.AUTH_TOKEN, jwtSecret: c.JWT_SECRET }),
+    auth: new Authenticator({ authToken: c.AUTH_TOKEN, jwtSecret: c.JWT_SECRET, isRevoked: revocationCheck(redis, c.REDIS_PREFIX) }),
     transport: {
       listenIps: rtcListenIps(c),
       maxPublishers: c.MAX_PUBS_PER_ROOM,
       maxViewers: c.MAX_SUBS_PER_ROOM,
+      maxViewerProfiles: c.MAX_VIEWER_PROFILES,
     },
+    internalToken: c.INTERNAL_TOKEN,
+    trustedProxies: c.TRUSTED_PROXIES,
+    corsOrigins: c.CORS_ORIGINS,
+    limits: { maxRooms: c.MAX_ROOMS, maxSessionsPerIp: c.MAX_SESSIONS_PER_IP, maxMediaSections: c.MAX_MEDIA_SECTIONS },
+    metricsToken: c.METRICS_TOKEN,
     ice: { urls: c.TURN_URLS, username: c.TURN_USERNAME, password: c.TURN_PASSWORD, secret: c.TURN_SECRET, ttlSeconds: c.TURN_TTL },
     maxSdpBytes: c.MAX_SDP_BYTES,
     metrics,

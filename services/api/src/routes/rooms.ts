@@ -3,6 +3,8 @@
 import Router from '@koa/router';
 import {
   AppError,
+  CALLER_CREDENTIAL_HEADER,
+  credentialsFrom,
   currentTraceparent,
   injectTraceContext,
   notFound,
@@ -15,6 +17,7 @@ import {
 } from '@live-webrtc/shared';
 import type { ApiDeps } from '../deps.js';
 import { authenticated, principalOf, requireGrant } from '../http/auth.js';
+import { assertAllowedInternalUrl } from '../http/internalUrls.js';
 
 const present = (r: RoomInfo) => ({
   name: r.name,
@@ -52,11 +55,14 @@ export function roomRoutes(d: ApiDeps): Router {
     // Optional body: {outputs?: [...], webhookUrls?: [...]}; checked before anything starts.
     const options = parseRecordingOptions((ctx.request as { body?: unknown }).body);
     const { owner } = await mustLocate(d.registry, name);
+    assertAllowedInternalUrl(d.internalUrlAllowed, owner.internalUrl);
+    // The SFU checks the caller's grants again (one door, but two locks).
+    const caller = credentialsFrom(ctx.headers);
     let res: Response;
     try {
       res = await fetch(`${owner.internalUrl}/internal/v1/rooms/${name}/recordings`, {
         method: 'POST',
-        headers: injectTraceContext({ ...d.internalAuthHeaders }),
+        headers: injectTraceContext({ ...d.internalAuthHeaders, ...(caller ? { [CALLER_CREDENTIAL_HEADER]: caller } : {}) }),
         signal: AbortSignal.timeout(10_000),
       });
     } catch {

@@ -5,6 +5,7 @@ import Router, { type RouterContext } from '@koa/router';
 import Koa from 'koa';
 import {
   AppError,
+  badRequest,
   errorMiddleware,
   metricsMiddleware,
   notFound,
@@ -14,6 +15,7 @@ import {
   readTextBody,
   roomFromPath,
   type Authenticator,
+  type Cidr,
   type Grant,
   type Logger,
   type Metrics,
@@ -25,6 +27,7 @@ import type { RecordingController } from '../media/recordings.js';
 import { newEtag, publish, view, type TransportSettings } from '../media/sessions.js';
 import { SdpError } from '../media/sdp/index.js';
 import { buildIceRestartFragment, parseTrickle } from '../media/sdp/trickle.js';
+import { clientAddress, clientIpOf, cors, internalGuard, mediaSectionCount, principalOf, SessionsPerIp } from './guards.js';
 import { iceServersFor, linkHeader, type IceServerConfig } from './iceServers.js';
 
 export interface SfuHttpDeps {
@@ -39,6 +42,12 @@ export interface SfuHttpDeps {
   logger: Logger;
   /** Called for every session created, so the service can count them. */
   onSession?: (s: Session) => void;
+  /** INTERNAL_TOKEN: the only credential /internal/* accepts. */
+  internalToken?: string | undefined;
+  trustedProxies?: Cidr[];
+  corsOrigins?: string[];
+  limits?: { maxRooms: number; maxSessionsPerIp: number; maxMediaSections: number };
+  metricsToken?: string | undefined;
 }
 
 const KINDS = {
@@ -46,24 +55,13 @@ const KINDS = {
   whep: { base: '/api/whep/play', grant: 'subscribe' as Grant, kind: 'view' as const },
 };
 
-function cors(): Koa.Middleware {
-  return async (ctx, next) => {
-    ctx.set('Access-Control-Allow-Origin', ctx.get('Origin') || '*');
-    ctx.set('Vary', 'Origin');
-    ctx.set('Access-Control-Expose-Headers', 'Location, Link, ETag, Accept-Patch, Accept-Post');
-    if (ctx.method === 'OPTIONS') {
-      ctx.set('Access-Control-Allow-Methods', 'GET, POST, PATCH, DELETE, OPTIONS');
-      ctx.set('Access-Control-Allow-Headers', 'Authorization, X-Auth-Token, Content-Type, If-Match');
-      ctx.set('Access-Control-Max-Age', '86400');
-    }
-    await next();
-  };
-}
-
 export function createSfuApp(d: SfuHttpDeps): Koa {
   const app = new Koa();
-  app.proxy = true;
+  // The client address comes from clientAddress() (X-Forwarded-For from TRUSTED_PROXIES only).
+  app.proxy = false;
   const router = new Router();
+  const limits = d.limits ?? { maxRooms: Infinity, maxSessionsPerIp: Infinity, maxMediaSections: 64 };
+  const perIp = new SessionsPerIp(limits.maxSessionsPerIp);
 
   const sdpError = (err: unknown): never => {
     if (err instanceof SdpError) {
@@ -73,12 +71,11 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
   };
 
   for (const [name, k] of Object.entries(KINDS)) {
-    // RFC 9725 §4.1: OPTIONS may be used for CORS preflight and to learn ICE servers.
+    // RFC 9725 §4.1: OPTIONS is for CORS preflight. ICE servers (with TURN credentials) are
+    // only in authenticated 201 answers, never in an OPTIONS anyone can send.
     router.options(`${k.base}/:room`, (ctx) => {
       roomFromPath(ctx.params['room']);
       ctx.set('Accept-Post', 'application/sdp');
-      const link = linkHeader(iceServersFor(d.ice, ctx.params['room'] ?? ''));
-      if (link) ctx.set('Link', link);
       ctx.status = 204;
     });
 
@@ -87,12 +84,29 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
       const principal = await d.auth.authenticate(ctx.headers);
       d.auth.authorize(principal, k.grant, room);
       const sdp = await readTextBody(ctx, { types: ['application/sdp'], limit: d.maxSdpBytes });
+      if (mediaSectionCount(sdp) > limits.maxMediaSections) {
+        throw badRequest('too_many_media_sections', `an offer may have at most ${limits.maxMediaSections} m-sections`);
+      }
+      if (k.kind === 'publish' && !d.rooms.get(room) && d.rooms.count >= limits.maxRooms) {
+        throw new AppError(503, 'too_many_rooms', 'this server serves no further rooms (MAX_ROOMS)', true);
+      }
+      const releaseIp = perIp.acquire(clientIpOf(ctx));
+      try {
+        if (!(await createSession(ctx, room, sdp, releaseIp))) releaseIp();
+      } catch (err) {
+        releaseIp();
+        throw err;
+      }
+    });
+
+    /** Answers the POST; true when a session was created (it then holds the client's place). */
+    const createSession = async (ctx: RouterContext, room: string, sdp: string, releaseIp: () => void): Promise<boolean> => {
       const where = k.kind === 'publish' ? await d.rooms.getOrCreate(room) : await d.rooms.locate(room);
       if (where === null) throw notFound('no_publisher', `room "${room}" has no publisher`);
       if ('remote' in where) {
         ctx.status = 307;
         ctx.redirect(`${where.remote.publicUrl}${ctx.path}`);
-        return;
+        return false;
       }
       const r: Room = where.local;
       d.recordings.wire(r);
@@ -104,7 +118,10 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
         if (r.empty) r.close();
         sdpError(err);
       }
-      if (!result) return;
+      if (!result) return false;
+      result.session.clientIp = clientIpOf(ctx);
+      if (result.session.transport.closed) releaseIp();
+      else result.session.transport.observer.once('close', releaseIp);
       d.onSession?.(result.session);
       d.logger.info({ room, sessionId: result.session.id, kind: name }, 'session created');
       ctx.status = 201;
@@ -115,7 +132,8 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
       const link = linkHeader(iceServersFor(d.ice, room));
       if (link) ctx.set('Link', link);
       ctx.body = result.answer;
-    });
+      return true;
+    };
 
     const sessionOf = (ctx: RouterContext): { room: Room; session: Session } => {
       const roomName = roomFromPath(ctx.params['room']);
@@ -180,10 +198,12 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
     });
   }
 
-  // Internal control plane, called by the API service.
+  // Internal control plane, called by the API service (internalGuard checked INTERNAL_TOKEN;
+  // the grants are those of the caller it forwards).
   router.get('/internal/v1/rooms/:room', async (ctx) => {
-    await d.auth.authenticate(ctx.headers);
-    const room = d.rooms.get(roomFromPath(ctx.params['room']));
+    const roomName = roomFromPath(ctx.params['room']);
+    d.auth.authorize(principalOf(ctx), 'subscribe', roomName);
+    const room = d.rooms.get(roomName);
     if (!room) throw notFound('room_not_found', 'no such room on this instance');
     ctx.body = {
       name: room.name,
@@ -200,8 +220,7 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
 
   router.post('/internal/v1/rooms/:room/recordings', async (ctx) => {
     const roomName = roomFromPath(ctx.params['room']);
-    const principal = await d.auth.authenticate(ctx.headers);
-    d.auth.authorize(principal, 'record', roomName);
+    d.auth.authorize(principalOf(ctx), 'record', roomName);
     const room = d.rooms.get(roomName);
     if (!room) throw notFound('room_not_found', `room "${roomName}" does not exist`);
     const rec = await d.recordings.start(room, 'api');
@@ -211,9 +230,23 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
 
   app.use(tracingMiddleware('sfu'));
   app.use(errorMiddleware(d.logger));
-  app.use(cors());
+  app.use(clientAddress(d.trustedProxies ?? []));
+  app.use(cors(d.corsOrigins ?? []));
   app.use(metricsMiddleware(d.metrics));
-  app.use(opsMiddleware({ metrics: d.metrics, checks: d.checks }));
+  app.use(
+    opsMiddleware({
+      metrics: d.metrics,
+      checks: d.checks,
+      metricsToken: d.metricsToken,
+      showDetails: async (ctx) =>
+        d.auth.enabled &&
+        (await d.auth.authenticate(ctx.headers).then(
+          (p) => p.kind === 'token',
+          () => false,
+        )),
+    }),
+  );
+  app.use(internalGuard({ internalToken: d.internalToken, auth: d.auth }));
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

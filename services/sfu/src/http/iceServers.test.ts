@@ -20,13 +20,22 @@ test('with TURN_SECRET the static password is never handed out', () => {
   assert.match(servers[1]?.username ?? '', /^\d+:r$/);
 });
 
-test('static TURN credentials are advertised in RFC 9725 Link headers', () => {
-  const link = linkHeader(
-    iceServersFor(
-      { urls: ['turn:t.example.com:3478?transport=udp'], username: 'us"er', password: 'pw', secret: undefined, ttlSeconds: 60 },
-      'r',
-    ),
+test('static TURN credentials are never advertised: no TURN URL without TURN_SECRET', () => {
+  const servers = iceServersFor(
+    {
+      urls: ['stun:s.example.com', 'turn:t.example.com:3478?transport=udp'],
+      username: 'user',
+      password: 'pw',
+      secret: undefined,
+      ttlSeconds: 60,
+    },
+    'r',
   );
+  assert.deepEqual(servers, [{ url: 'stun:s.example.com' }]);
+});
+
+test('RFC 9725 Link headers quote their parameters', () => {
+  const link = linkHeader([{ url: 'turn:t.example.com:3478?transport=udp', username: 'us"er', credential: 'pw' }]);
   assert.equal(
     link,
     '<turn:t.example.com:3478?transport=udp>; rel="ice-server"; username="us\\"er"; credential="pw"; credential-type="password"',

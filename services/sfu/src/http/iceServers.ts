@@ -1,4 +1,4 @@
-// ICE servers advertised to WHIP/WHEP clients in Link headers (RFC 9725 §4.6). With TURN_SECRET
+// ICE servers advertised to WHIP/WHEP clients in Link headers (RFC 9725 §4.6) of 201 answers. With TURN_SECRET
 // the credentials are time-limited (coturn's `use-auth-secret` scheme: username
 // "<expiry-unix-seconds>:<label>", password base64(HMAC-SHA1(secret, username))), so a long-lived
 // TURN password is never handed to a browser.
@@ -24,13 +24,14 @@ export function turnCredentials(secret: string, label: string, ttlSeconds: numbe
   return { username, credential };
 }
 
+/**
+ * The ICE servers for a client: STUN URLs, and TURN URLs with time-limited credentials when
+ * TURN_SECRET is set. Static TURN_USERNAME/TURN_PASSWORD are never sent to clients (they are
+ * for the server's own use); without TURN_SECRET no TURN URL is advertised.
+ */
 export function iceServersFor(c: IceServerConfig, label: string, nowMs = Date.now()): IceServer[] {
-  const creds = c.secret
-    ? turnCredentials(c.secret, label, c.ttlSeconds, nowMs)
-    : c.username && c.password
-      ? { username: c.username, credential: c.password }
-      : undefined;
-  return c.urls.map((url) => (url.startsWith('turn') && creds ? { url, ...creds } : { url }));
+  const creds = c.secret ? turnCredentials(c.secret, label, c.ttlSeconds, nowMs) : undefined;
+  return c.urls.flatMap((url) => (!url.startsWith('turn') ? [{ url }] : creds ? [{ url, ...creds }] : []));
 }
 
 const quote = (s: string): string => `"${s.replace(/["\\]/g, '\\$&')}"`;

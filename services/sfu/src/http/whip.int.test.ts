@@ -24,8 +24,9 @@ async function startRedis(): Promise<RedisServer> {
   return ((await import(url)) as { startRedis(): Promise<RedisServer> }).startRedis();
 }
 
-const TOKEN = 'int-test-token';
-const TURN_SECRET = 'turn-shared-secret';
+const TOKEN = 'int-test-token-0123456789abcdef0123456789';
+const JWT_SECRET = 'int-test-jwt-secret-0123456789abcdef0123';
+const TURN_SECRET = 'turn-shared-secret-0123456789abcdef012345';
 let redis: RedisServer;
 let dataDir: string;
 let n = 0;
@@ -44,6 +45,8 @@ async function sfu(env: Record<string, string> = {}): Promise<{ sfu: RunningSfu;
     SFU_WORKERS: '1',
     INSTANCE_ID: id,
     AUTH_TOKEN: TOKEN,
+    JWT_SECRET,
+    CORS_ORIGINS: 'https://app.example',
     MAX_SUBS_PER_ROOM: '1',
     MAX_SDP_BYTES: '20000',
     TURN_URLS: 'stun:stun.example.net:3478,turn:turn.example.net:3478?transport=udp',
@@ -190,7 +193,7 @@ describe('WHIP and WHEP on a real mediasoup worker', () => {
     );
     const wrong = { 'Content-Type': 'application/sdp', 'X-Auth-Token': 'not-the-token' };
     assert.equal((await post(`${s.url}/api/whip/publish/auth-room`, CHROMIUM_156_PUBLISH, wrong)).status, 401);
-    const minter = new Authenticator({ authToken: TOKEN, jwtSecret: undefined });
+    const minter = new Authenticator({ authToken: TOKEN, jwtSecret: JWT_SECRET });
     const viewer = (await minter.mintRoomToken('auth-room', ['subscribe'], 60)).token;
     const asViewer = { 'Content-Type': 'application/sdp', Authorization: `Bearer ${viewer}` };
     assert.deepEqual(await errorOf(await post(`${s.url}/api/whip/publish/auth-room`, CHROMIUM_156_PUBLISH, asViewer)), {
@@ -202,7 +205,7 @@ describe('WHIP and WHEP on a real mediasoup worker', () => {
     assert.equal((await post(`${s.url}/api/whip/publish/other-room`, CHROMIUM_156_PUBLISH, asPublisher)).status, 403);
     const ok = await post(`${s.url}/api/whip/publish/auth-room`, CHROMIUM_156_PUBLISH, asPublisher);
     assert.equal(ok.status, 201);
-    const forged = new Authenticator({ authToken: 'another-secret', jwtSecret: undefined });
+    const forged = new Authenticator({ authToken: TOKEN, jwtSecret: 'another-secret-0123456789abcdef0123456789' });
     const bad = (await forged.mintRoomToken('auth-room', ['admin'], 60)).token;
     assert.equal(
       (
@@ -254,7 +257,12 @@ describe('WHIP and WHEP on a real mediasoup worker', () => {
     assert.equal(preflight.status, 204);
     assert.equal(preflight.headers.get('accept-post'), 'application/sdp');
     assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /Authorization/);
-    assert.match(preflight.headers.get('link') ?? '', /rel="ice-server"/);
+    assert.equal(preflight.headers.get('link'), null, 'TURN credentials only in authenticated 201 answers');
+    const foreign = await fetch(`${s.url}/api/whip/publish/patch-room`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'POST' },
+    });
+    assert.equal(foreign.headers.get('access-control-allow-origin'), null, 'origins outside CORS_ORIGINS get no CORS grant');
 
     assert.equal((await fetch(session, { method: 'DELETE', headers: auth })).status, 200);
     assert.deepEqual(await errorOf(await fetch(session, { method: 'DELETE', headers: auth })), { status: 404, code: 'session_not_found' });

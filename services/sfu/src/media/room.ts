@@ -3,7 +3,7 @@
 // router with pipeToRouter (mediasoup 3.8 consumers send with their router's payload types).
 import { EventEmitter } from 'node:events';
 import type { types as ms } from 'mediasoup';
-import type { Logger } from '@live-webrtc/shared';
+import { AppError, type Logger } from '@live-webrtc/shared';
 import { SUPPORTED_CODECS } from './codecs.js';
 import type { WorkerPool } from './workers.js';
 
@@ -24,6 +24,10 @@ export interface Session {
   remoteIceUfrag: string;
   producers: ms.Producer[];
   consumers: ms.Consumer[];
+  /** The client's address (limits per IP). */
+  clientIp?: string;
+  /** Opaque id shown in recordings instead of the session id (which allows DELETE). */
+  participant?: string;
   /** Viewer sessions: the m-sections (mid → kind) a consumer may attach to. */
   sections: { mid: string; kind: 'audio' | 'video'; rtpCapabilities: ms.RtpCapabilities }[];
 }
@@ -46,6 +50,8 @@ export interface RoomEvents {
 export class Room extends EventEmitter<RoomEvents> {
   readonly sessions = new Map<string, Session>();
   readonly #viewerRouters = new Map<string, Promise<ViewerRouter>>();
+  /** Sessions being set up (reserved, not yet added): counted against the caps. */
+  readonly #pending = { publish: 0, view: 0 };
   #closed = false;
 
   private constructor(
@@ -88,7 +94,24 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   get empty(): boolean {
-    return this.sessions.size === 0;
+    return this.sessions.size === 0 && this.#pending.publish === 0 && this.#pending.view === 0;
+  }
+
+  /**
+   * Reserves a place for a session of `kind` before any await, so concurrent requests cannot
+   * all pass a cap checked against sessions that do not exist yet. Returns the release
+   * function: call it once the session was added (or failed). Throws `full()` when no place.
+   */
+  reserve(kind: 'publish' | 'view', max: number, full: () => Error): () => void {
+    const count = (kind === 'publish' ? this.publishers.length : this.viewers.length) + this.#pending[kind];
+    if (count >= max) throw full();
+    this.#pending[kind]++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#pending[kind]--;
+    };
   }
 
   addSession(s: Session): void {
@@ -111,10 +134,14 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   /** The router a viewer with this payload-type profile consumes from. */
-  async routerFor(profile: Profile): Promise<ms.Router> {
+  async routerFor(profile: Profile, maxProfiles = Infinity): Promise<ms.Router> {
     if (routerMatches(this.router.rtpCapabilities, profile)) return this.router;
     let vr = this.#viewerRouters.get(profile.key);
     if (!vr) {
+      // Each numbering costs a router piped from every producer until the room closes.
+      if (this.#viewerRouters.size >= maxProfiles) {
+        throw new AppError(503, 'too_many_viewer_profiles', `room "${this.name}" serves no further payload-type numberings`, true);
+      }
       vr = this.#createViewerRouter(profile);
       this.#viewerRouters.set(profile.key, vr);
       vr.catch(() => this.#viewerRouters.delete(profile.key));

@@ -31,6 +31,11 @@ export class RoomManager {
     return this.#rooms.get(name);
   }
 
+  /** Rooms served or being created (the MAX_ROOMS count). */
+  get count(): number {
+    return this.#rooms.size + this.#creating.size;
+  }
+
   get all(): Room[] {
     return [...this.#rooms.values()];
   }

@@ -21,6 +21,8 @@ export interface TransportSettings {
   listenIps: { ip: string; announcedIp?: string }[];
   maxPublishers: number;
   maxViewers: number;
+  /** Viewer routers per room for other payload-type numberings. Default unlimited. */
+  maxViewerProfiles?: number;
 }
 
 export interface SessionResult {
@@ -51,9 +53,17 @@ function local(transport: ms.WebRtcTransport) {
 /** WHIP: the offer's sendonly sections become producers on the room's router. */
 export async function publish(room: Room, sdp: string, t: TransportSettings, logger: Logger): Promise<SessionResult> {
   const offer = parseOffer(sdp);
-  if (room.publishers.length >= t.maxPublishers) {
-    throw conflict('room_has_publisher', `room "${room.name}" already has ${room.publishers.length} publisher(s)`);
+  const release = room.reserve('publish', t.maxPublishers, () =>
+    conflict('room_has_publisher', `room "${room.name}" already has ${room.publishers.length} publisher(s)`),
+  );
+  try {
+    return await publishReserved(room, offer, t, logger);
+  } finally {
+    release();
   }
+}
+
+async function publishReserved(room: Room, offer: SessionOffer, t: TransportSettings, logger: Logger): Promise<SessionResult> {
   const plans = offer.media.map((m) => ({
     media: m,
     rtpParameters:
@@ -69,6 +79,8 @@ export async function publish(room: Room, sdp: string, t: TransportSettings, log
   }
   const transport = await createTransport(room.router, t);
   const sessionId = newId();
+  // Recordings name participants by an id of their own: the session id is a capability (DELETE).
+  const participant = newId();
   try {
     await transport.connect({ dtlsParameters: remoteDtlsParameters(offer) });
     const producers: ms.Producer[] = [];
@@ -81,7 +93,7 @@ export async function publish(room: Room, sdp: string, t: TransportSettings, log
       const producer = await transport.produce({
         kind: plan.media.kind,
         rtpParameters: plan.rtpParameters,
-        appData: { mid: plan.media.mid, participant: sessionId },
+        appData: { mid: plan.media.mid, participant },
       });
       producers.push(producer);
       sections.push({ type: 'recv', mid: plan.media.mid, rtpParameters: plan.rtpParameters });
@@ -97,6 +109,7 @@ export async function publish(room: Room, sdp: string, t: TransportSettings, log
       producers,
       consumers: [],
       sections: [],
+      participant,
     };
     watchTransport(room, session, logger);
     room.addSession(session);
@@ -111,14 +124,22 @@ export async function publish(room: Room, sdp: string, t: TransportSettings, log
 export async function view(room: Room, sdp: string, t: TransportSettings, logger: Logger): Promise<SessionResult> {
   const offer = parseOffer(sdp);
   if (room.producers.length === 0) throw notFound('no_publisher', `room "${room.name}" has no publisher`);
-  if (room.viewers.length >= t.maxViewers) {
-    throw forbidden('room_full', `room "${room.name}" has reached its limit of ${t.maxViewers} viewers`);
+  const release = room.reserve('view', t.maxViewers, () =>
+    forbidden('room_full', `room "${room.name}" has reached its limit of ${t.maxViewers} viewers`),
+  );
+  try {
+    return await viewReserved(room, offer, t, logger);
+  } finally {
+    release();
   }
+}
+
+async function viewReserved(room: Room, offer: SessionOffer, t: TransportSettings, logger: Logger): Promise<SessionResult> {
   const profile = viewerProfile(offer, SUPPORTED_CODECS);
   if (profile.mediaCodecs.length === 0) {
     throw notAcceptable('unsupported_media', 'the offer accepts no codec this server sends (Opus, VP8, VP9, H.264)');
   }
-  const router = await room.routerFor(profile);
+  const router = await room.routerFor(profile, t.maxViewerProfiles);
   const caps = viewerRtpCapabilities(offer, router.rtpCapabilities);
   const transport = await createTransport(router, t);
   try {
