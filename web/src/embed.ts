@@ -54,14 +54,21 @@ export class LiveWebrtcPlayer extends HTMLElement {
 
   connectedCallback(): void {
     this.#connected = true;
+    window.addEventListener('pagehide', this.#leave);
     this.#restart();
   }
 
   disconnectedCallback(): void {
     this.#connected = false;
+    window.removeEventListener('pagehide', this.#leave);
+    this.#leave();
+  }
+
+  /** Ends the session on the server too (leaving the page or removing the element). */
+  #leave = (): void => {
     this.#link?.close();
     this.#link = null;
-  }
+  };
 
   attributeChangedCallback(name: string, old: string | null, value: string | null): void {
     if (name === 'muted') this.#video.muted = value !== null;

@@ -15,6 +15,13 @@ export interface LinkOptions {
   token?: () => string;
   /** Adds transceivers and track handlers to each new peer connection. */
   setup: (pc: RTCPeerConnection) => void;
+  /**
+   * Play only: a connected session that receives nothing (no video frame, no audio packet) this
+   * long is replaced by a new one. The SFU attaches a publisher who returns to existing viewer
+   * sessions, but this mediasoup version's late consumers are not always demuxed by the browser;
+   * a fresh session (or "waiting" when nobody publishes) always is. Default 5000; 0 = never.
+   */
+  stallMs?: number;
 }
 
 export interface LinkStateDetail {
@@ -40,6 +47,8 @@ export class WebRtcLink extends EventTarget {
   #iceServers: RTCIceServer[] = [];
   #abort = new AbortController();
   #closed = false;
+  /** Ends the current session's supervision (renew()). */
+  #endSession: (() => void) | null = null;
 
   constructor(readonly o: LinkOptions) {
     super();
@@ -74,7 +83,7 @@ export class WebRtcLink extends EventTarget {
         await this.#supervise();
         if (this.#closed) return;
         this.reconnects++;
-        this.#set('reconnecting', 'connection lost: reconnecting…');
+        this.#set('reconnecting', 'reconnecting…');
       } catch (err) {
         if (this.#closed) return;
         this.#dropSession();
@@ -145,35 +154,85 @@ export class WebRtcLink extends EventTarget {
   async #supervise(): Promise<void> {
     const pc = this.pc;
     if (!pc) return;
-    for (;;) {
-      await new Promise<void>((resolve) => {
-        const check = (): void => {
-          if (pc.connectionState === 'failed' || pc.connectionState === 'disconnected' || pc.connectionState === 'closed' || this.#closed) {
-            pc.removeEventListener('connectionstatechange', check);
-            resolve();
+    let renewed = false;
+    const stall = this.o.kind === 'play' && (this.o.stallMs ?? 5000) > 0 ? this.#watchStall(pc, this.o.stallMs ?? 5000) : undefined;
+    try {
+      for (;;) {
+        await new Promise<void>((resolve) => {
+          const check = (): void => {
+            if (
+              renewed ||
+              pc.connectionState === 'failed' ||
+              pc.connectionState === 'disconnected' ||
+              pc.connectionState === 'closed' ||
+              this.#closed
+            ) {
+              pc.removeEventListener('connectionstatechange', check);
+              this.#endSession = null;
+              resolve();
+            }
+          };
+          this.#endSession = () => {
+            renewed = true;
+            check();
+          };
+          pc.addEventListener('connectionstatechange', check);
+          this.#abort.signal.addEventListener('abort', check, { once: true });
+          check();
+        });
+        if (this.#closed) return;
+        if (renewed) {
+          this.#dropSession();
+          return;
+        }
+        if (pc.connectionState === 'disconnected') {
+          this.#set('reconnecting', 'network change: reconnecting…');
+          if ((await this.#outcome(pc, DISCONNECTED_GRACE_MS)) === 'connected') {
+            this.#set('live', 'live');
+            continue;
           }
-        };
-        pc.addEventListener('connectionstatechange', check);
-        this.#abort.signal.addEventListener('abort', check);
-        check();
-      });
-      if (this.#closed) return;
-      if (pc.connectionState === 'disconnected') {
-        this.#set('reconnecting', 'network change: reconnecting…');
-        if ((await this.#outcome(pc, DISCONNECTED_GRACE_MS)) === 'connected') {
+        }
+        if (this.#closed || pc.connectionState === 'closed') return;
+        if (await this.#restartIce(pc)) {
+          this.iceRestarts++;
           this.#set('live', 'live');
           continue;
         }
+        this.#dropSession();
+        return;
       }
-      if (this.#closed || pc.connectionState === 'closed') return;
-      if (await this.#restartIce(pc)) {
-        this.iceRestarts++;
-        this.#set('live', 'live');
-        continue;
-      }
-      this.#dropSession();
-      return;
+    } finally {
+      if (stall) clearInterval(stall);
     }
+  }
+
+  /** Renews the session when nothing has been received for `ms` (see LinkOptions.stallMs). */
+  #watchStall(pc: RTCPeerConnection, ms: number): ReturnType<typeof setInterval> {
+    let last = -1;
+    let since = Date.now();
+    return setInterval(() => {
+      void pc
+        .getStats()
+        .then((report) => {
+          let progress = 0;
+          report.forEach((s: { type: string; framesDecoded?: number; packetsReceived?: number }) => {
+            if (s.type === 'inbound-rtp') progress += (s.framesDecoded ?? 0) + (s.packetsReceived ?? 0);
+          });
+          if (progress !== last) {
+            last = progress;
+            since = Date.now();
+          } else if (Date.now() - since > ms && pc.connectionState === 'connected') {
+            since = Date.now();
+            this.renew();
+          }
+        })
+        .catch(() => {});
+    }, 1000);
+  }
+
+  /** Replaces the current session with a new one (e.g. to receive publishers that joined since). */
+  renew(): void {
+    this.#endSession?.();
   }
 
   /** ICE restart over PATCH; false when the server no longer has the session or it does not reconnect. */

@@ -7,6 +7,7 @@ import { outputHref } from '../outputs.js';
 import { rememberParam, type View } from '../route.js';
 
 const PAGE = 12;
+const MAX_PAGE = 100;
 const REFRESH_MS = 2000;
 const STATUSES = ['', 'starting', 'active', 'stopping', 'processing', 'ready', 'failed'];
 
@@ -33,6 +34,8 @@ export function progressList(outputs: Output[]): HTMLUListElement {
 }
 
 export const recordingsView: View = (root, route) => {
+  // ?limit= changes the page size (the API allows up to 100).
+  const pageSize = Math.min(MAX_PAGE, Math.max(1, Number(route.params.get('limit')) || PAGE));
   const room = h('input', { id: 'filter-room', value: route.params.get('room') ?? '', autocomplete: 'off', placeholder: 'any room' });
   const status = h(
     'select',
@@ -114,7 +117,7 @@ export const recordingsView: View = (root, route) => {
         cards.clear();
         list.replaceChildren();
       }
-      const page = await api.recordings({ room: room.value.trim(), status: status.value, limit: PAGE, ...(cursor ? { cursor } : {}) });
+      const page = await api.recordings({ room: room.value.trim(), status: status.value, limit: pageSize, ...(cursor ? { cursor } : {}) });
       if (stopped) return;
       await Promise.all(page.items.map((r) => loadPoster(r).catch(() => {})));
       items.push(...page.items);

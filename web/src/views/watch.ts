@@ -1,7 +1,7 @@
 // Watch: a WHEP player with live figures. It waits for a publisher, shows each publisher of the
 // room as a tile of a grid (one audio + one video section per tile), and picks publishers up
 // again when they return (the SFU attaches them to the session's free sections).
-import { ROOM_RE, getToken } from '../api.js';
+import { ROOM_RE, api, getToken } from '../api.js';
 import { field, h, say, setBadge } from '../dom.js';
 import { FiguresPanel } from '../figures.js';
 import { WebRtcLink, type LinkStateDetail } from '../link.js';
@@ -12,6 +12,8 @@ import { StatsSampler } from '../stats.js';
 const TILES = 4;
 /** A tile whose decoder made no frame for this long is shown as waiting (its publisher left). */
 const STALE_MS = 3000;
+/** The room has more publishers than tiles with video this long: a new session picks them up. */
+const MISSING_MS = 4000;
 
 interface Tile {
   root: HTMLElement;
@@ -44,6 +46,8 @@ export const watchView: View = (root, route) => {
   let link: WebRtcLink | null = null;
   let sampler: StatsSampler | null = null;
   let tiles: Tile[] = [];
+  let missingSince = 0;
+  let publishers = 0;
 
   const makeTiles = (): void => {
     tiles = Array.from({ length: TILES }, (_, i) => {
@@ -139,6 +143,15 @@ export const watchView: View = (root, route) => {
           if (on) live++;
         }
         grid.dataset['live'] = String(live);
+        // A publisher who joined after this session started is not always received on it (see
+        // WebRtcLink stallMs): when the room has more publishers than tiles, start a new session.
+        if (live < Math.min(publishers, TILES)) {
+          missingSince ||= now;
+          if (now - missingSince > MISSING_MS) {
+            missingSince = 0;
+            link?.renew();
+          }
+        } else missingSince = 0;
         grid.dataset['count'] = String(Math.min(live, TILES));
         empty.hidden = live > 0;
         empty.textContent = 'Waiting for the publisher…';
@@ -147,10 +160,19 @@ export const watchView: View = (root, route) => {
       })
       .catch(() => {});
   }, 1000);
+  // The room's publisher count (when this token may read it; otherwise only stalls renew).
+  const roomTimer = setInterval(() => {
+    if (!link || link.closed) return;
+    void api
+      .room(room.value)
+      .then((r) => (publishers = r.publishers))
+      .catch(() => (publishers = 0));
+  }, 2000);
   if (route.params.get('autoplay') === '1') start.click();
 
   return () => {
     clearInterval(timer);
+    clearInterval(roomTimer);
     link?.close();
   };
 };
