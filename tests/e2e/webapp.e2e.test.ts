@@ -23,9 +23,9 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const ARTIFACTS = join(ROOT, 'test-artifacts/webapp');
 const ROOM = 'webapp';
 
-async function shot(page: Page, name: string): Promise<void> {
+async function shot(page: Page, name: string, fullPage = true): Promise<void> {
   const path = join(ARTIFACTS, name);
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage });
   console.log(`screenshot: ${path}`);
 }
 
@@ -297,7 +297,8 @@ describe('the web app', { timeout: 240_000 }, () => {
     assert.ok(bar);
     await page.mouse.move(bar.x + bar.width * 0.6, bar.y + bar.height / 2);
     await page.locator('#scrub-preview:not([hidden])').waitFor();
-    await shot(page, 'recording.png');
+    // The viewport only: a full-page capture resizes it, which ends the hover.
+    await shot(page, 'recording.png', false);
     await accessible(page, 'recording');
 
     const href = await page.locator('a[data-output="mp4"]').getAttribute('href');

@@ -97,7 +97,8 @@ export class LiveWebrtcPlayer extends HTMLElement {
         pc.addTransceiver('video', { direction: 'recvonly' });
         pc.addEventListener('track', (e) => {
           stream.addTrack(e.track);
-          this.#video.play().catch(() => {
+          this.#video.play().catch((err: unknown) => {
+            if (!(err instanceof DOMException && err.name === 'NotAllowedError')) return;
             // Autoplay with sound blocked: play muted and show the controls to unmute.
             this.#video.muted = true;
             this.#video.controls = true;

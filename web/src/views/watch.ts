@@ -66,8 +66,9 @@ export const watchView: View = (root, route) => {
   };
 
   const play = (v: HTMLVideoElement): void => {
-    v.play().catch(() => {
-      if (v.muted) return;
+    v.play().catch((err: unknown) => {
+      // Only the autoplay policy (NotAllowedError) calls for muting; an interrupted play() does not.
+      if (v.muted || !(err instanceof DOMException && err.name === 'NotAllowedError')) return;
       v.muted = true;
       void v.play().catch(() => {});
       say('Autoplay with sound was blocked: playing muted; unmute with the video controls.', 'warn');
