@@ -1,7 +1,7 @@
 // <live-webrtc-player room="demo"> — a web component other sites drop in to play a room over
 // WHEP. Served as its own self-contained bundle at /embed/player.js. Attributes: room (required),
 // server (origin of the live-webrtc API; default: where this script was loaded from), token
-// (a room token with the play grant, when the server requires one), muted, controls.
+// (a room token with the subscribe grant, when the server requires one), muted, controls.
 // Events (bubbling, composed): "statechange" with detail {state, message}; state is one of
 // connecting | waiting | live | reconnecting | failed | idle. The current state is also
 // reflected in the element's "state" attribute for styling.
