@@ -10,6 +10,7 @@ export default tseslint.config(
       '.deps/**',
       '.data/**',
       'records/**',
+      'services/api/src/web/**',
       'compose/**',
       'bench/**/*.js',
     ],

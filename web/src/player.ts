@@ -138,7 +138,8 @@ export class RecordingPlayer {
     }
     const { default: Hls } = await import('hls.js/light');
     if (Hls.isSupported()) {
-      const hls = new Hls();
+      // No worker: it would be made from a blob: URL, which the page's CSP (script-src 'self') forbids.
+      const hls = new Hls({ enableWorker: false });
       hls.loadSource(url);
       hls.attachMedia(this.video);
       this.#hls = hls;
