@@ -143,7 +143,16 @@ describe('the recordings API', () => {
     for (const k of ['id', 'room', 'status', 'error', 'startedAt', 'stoppedAt', 'durationMs', 'tracks', 'outputs']) assert.ok(k in body, k);
     assert.equal(body['status'], 'ready');
     const outputs = body['outputs'] as Record<string, unknown>[];
-    assert.deepEqual(Object.keys(outputs[0]!).sort(), ['contentType', 'durationMs', 'name', 'progress', 'size', 'status']);
+    assert.deepEqual(Object.keys(outputs[0]!).sort(), [
+      'contentType',
+      'durationMs',
+      'error',
+      'etaSeconds',
+      'name',
+      'progress',
+      'size',
+      'status',
+    ]);
     assert.ok(!('file' in outputs[0]!) && !('segments' in body) && !('version' in body), 'internal bookkeeping stays internal');
   });
 

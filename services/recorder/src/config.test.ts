@@ -40,3 +40,29 @@ test('an RTP port range too small for two pairs, or half an S3 setup, is refused
   assert.throws(() => loadRecorderConfig({ RECORDER_RTP_MIN_PORT: '50000', RECORDER_RTP_MAX_PORT: '50001' }), /RECORDER_RTP_MIN_PORT/);
   assert.throws(() => loadRecorderConfig({ S3_BUCKET: 'b' }), /S3_BUCKET/);
 });
+
+test('transcoding and webhooks: defaults, lists checked entry by entry', () => {
+  const c = loadRecorderConfig({});
+  assert.deepEqual(c.RECORDER_ROLES, ['capture', 'transcode']);
+  assert.deepEqual(c.TRANSCODE_OUTPUTS, ['mp4', 'hls', 'poster', 'sprite', 'audio', 'composite']);
+  assert.equal(c.TRANSCODE_NICE, 10);
+  assert.deepEqual(c.WEBHOOK_URLS, []);
+  assert.equal(c.WEBHOOK_ALLOW_PRIVATE, false);
+  assert.equal(c.RECORDING_RETENTION_DAYS, 0);
+  const d = loadRecorderConfig({
+    RECORDER_ROLES: 'transcode',
+    TRANSCODE_OUTPUTS: 'none',
+    WEBHOOK_URLS: 'https://a.example/h, http://b.example/h',
+  });
+  assert.deepEqual(d.RECORDER_ROLES, ['transcode']);
+  assert.deepEqual(d.TRANSCODE_OUTPUTS, []);
+  assert.deepEqual(d.WEBHOOK_URLS, ['https://a.example/h', 'http://b.example/h']);
+  try {
+    loadRecorderConfig({ RECORDER_ROLES: 'capture,encode', TRANSCODE_OUTPUTS: 'mp4,gif', WEBHOOK_URLS: 'ftp://x/y' });
+    assert.fail('expected a ConfigError');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    const text = err.problems.join('\n');
+    for (const v of ['RECORDER_ROLES', 'TRANSCODE_OUTPUTS', 'WEBHOOK_URLS']) assert.match(text, new RegExp(v));
+  }
+});

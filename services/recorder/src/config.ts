@@ -79,6 +79,10 @@ export const recorderConfigSchema = z
     TRANSCODE_NICE: envInt(10, 0, 19),
     /** Encoder threads per transcode; 0 = ffmpeg's choice. Default 0. */
     TRANSCODE_THREADS: envInt(0, 0, 64),
+    /** x264 preset of re-encoded outputs (mp4, hls, composite). Default veryfast. */
+    TRANSCODE_PRESET: envString('veryfast').pipe(z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'])),
+    /** x264 CRF of re-encoded outputs (lower = better and larger). Default 23. */
+    TRANSCODE_CRF: envInt(23, 0, 51),
     /** Attempts per output before it is `failed`. Default 3. */
     TRANSCODE_ATTEMPTS: envInt(3, 1, 20),
     /** Webhook targets for every recording's events (comma-separated http(s) URLs). */

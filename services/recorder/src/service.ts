@@ -138,7 +138,12 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
   const transcodeShutdown = new AbortController();
   const tdeps: TranscodeDeps = {
     ...deps,
-    transcode: { niceness: c.TRANSCODE_NICE, ...(c.TRANSCODE_THREADS ? { threads: c.TRANSCODE_THREADS } : {}) },
+    transcode: {
+      niceness: c.TRANSCODE_NICE,
+      preset: c.TRANSCODE_PRESET,
+      crf: c.TRANSCODE_CRF,
+      ...(c.TRANSCODE_THREADS ? { threads: c.TRANSCODE_THREADS } : {}),
+    },
     gate: new CostGate(c.TRANSCODE_CPU_BUDGET),
     webhooks,
     transcodeMetrics,

@@ -65,10 +65,16 @@ export const recordingView: View = (root, route) => {
   let stopped = false;
   let spriteLoaded = false;
 
-  const startSource = (source: Source): void => {
+  /** Loads an output into the player; a click on its button also starts playing it. */
+  const startSource = (source: Source, autoplay = false): void => {
     const o = outs.find((x) => x.name === source && x.status === 'ready');
     if (!o) return;
-    void player.play(source, o).catch((err) => say(`Playback: ${describeError(err)}`, 'error'));
+    void player
+      .play(source, o)
+      .then(() => (autoplay ? player.video.play() : undefined))
+      .catch((err: unknown) => {
+        if (!(err instanceof DOMException && err.name === 'AbortError')) say(`Playback: ${describeError(err)}`, 'error');
+      });
     for (const b of sources.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset['source'] === source));
   };
 
@@ -139,7 +145,7 @@ export const recordingView: View = (root, route) => {
             'data-source': s,
             'aria-pressed': 'false',
             text: s === 'mp4' ? 'Play MP4' : 'Play HLS',
-            onclick: () => startSource(s),
+            onclick: () => startSource(s, true),
           }),
         ),
         playable.length === 0

@@ -98,7 +98,7 @@ export function transcodeHandler(d: TranscodeDeps): JobHandler<'TranscodeRecordi
       async () => {
         const log = d.logger.child({ recordingId: data.recordingId, output: data.output, jobId: job.id });
         try {
-          return await transcode(d, data, log, signal);
+          return await transcode(d, data, log, signal, job.timestamp);
         } catch (err) {
           const last = err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
           const code = err instanceof TranscodeError || err instanceof PermanentTranscodeError ? err.code : 'transcode_failed';
@@ -122,8 +122,21 @@ export function transcodeHandler(d: TranscodeDeps): JobHandler<'TranscodeRecordi
     );
 }
 
-async function transcode(d: TranscodeDeps, data: TranscodeRecording, log: Logger, signal: AbortSignal): Promise<TranscodeResult> {
+async function transcode(
+  d: TranscodeDeps,
+  data: TranscodeRecording,
+  log: Logger,
+  signal: AbortSignal,
+  queuedAt: number,
+): Promise<TranscodeResult> {
   const id = data.recordingId;
+  const phases: Record<string, number> = { queuedMs: Date.now() - queuedAt };
+  let mark = performance.now();
+  const lap = (name: string): void => {
+    const now = performance.now();
+    phases[name] = Math.round(now - mark);
+    mark = now;
+  };
   const rec = await d.store.get(id);
   if (!rec) throw new PermanentTranscodeError('recording_not_found', `recording ${id} does not exist`);
   const entry = rec.outputs.find((o) => o.name === data.output);
@@ -164,9 +177,11 @@ async function transcode(d: TranscodeDeps, data: TranscodeRecording, log: Logger
       release();
       d.transcodeMetrics.transcodeCpuUsed.set(d.gate.used);
     }
+    lap('ffmpegMs');
     const seconds = (performance.now() - t0) / 1000;
     d.transcodeMetrics.transcodeSeconds.observe({ output: data.output }, seconds);
     await uploadFiles(d, id, made.files, log);
+    lap('uploadMs');
     const done = await updateOutput(
       d.store,
       id,
