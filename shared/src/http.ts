@@ -122,9 +122,42 @@ export async function readTextBody(ctx: Koa.Context, opts: { types: string[]; li
   try {
     return await getRawBody(ctx.req, { limit: opts.limit, encoding: 'utf8' });
   } catch (err) {
-    if ((err as { type?: string }).type === 'entity.too.large') throw payloadTooLarge(`body larger than ${opts.limit} bytes`);
+    if ((err as { type?: string }).type === 'entity.too.large') {
+      await discardBody(ctx.req);
+      throw payloadTooLarge(`body larger than ${opts.limit} bytes`);
+    }
     throw err;
   }
+}
+
+/**
+ * Reads and drops the rest of a refused request body (up to `maxBytes`), so the client gets
+ * the 413 instead of a connection reset while it is still sending. Past `maxBytes` the
+ * connection is closed after the answer.
+ */
+export async function discardBody(req: Koa.Context['req'], maxBytes = 16 * 1024 * 1024): Promise<void> {
+  if (req.readableEnded || req.destroyed) return;
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    req.socket.once('finish', () => req.socket.destroy());
+    return;
+  }
+  let seen = 0;
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      req.off('data', onData);
+      resolve();
+    };
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen > maxBytes) stop();
+    };
+    req.on('data', onData);
+    req.once('end', stop);
+    req.once('error', stop);
+    req.once('close', stop);
+    req.resume();
+  });
 }
 
 /** Listens on `addr`; resolves with the server once bound (port 0 picks a free port). */

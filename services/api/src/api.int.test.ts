@@ -316,6 +316,57 @@ describe('auth', () => {
   });
 });
 
+describe('limits', () => {
+  test('rate limits per client IP and per token, counted in Redis; X-Forwarded-For only from TRUSTED_PROXIES', async () => {
+    const start = async (env: Record<string, string>) => {
+      const config = loadApiConfig({
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: `rl${process.pid}${Math.random().toString(36).slice(2, 8)}`,
+        RECORD_DIR: join(dir, 'records-rl'),
+        HTTP_ADDR: '127.0.0.1:0',
+        AUTH_TOKEN: TOKEN,
+        LOG_LEVEL: 'silent',
+        ...env,
+      });
+      const running = await startApi(config, { logger: createLogger('api', 'silent') });
+      return { running, base: `http://127.0.0.1:${running.port}` };
+    };
+    const a = await start({ RATE_LIMIT_IP_PER_MINUTE: '5', RATE_LIMIT_TOKEN_PER_MINUTE: '0' });
+    try {
+      const from = (ip: string) => ({ ...admin, 'X-Forwarded-For': ip });
+      for (let i = 0; i < 5; i++) assert.equal((await fetch(`${a.base}/api/v1/rooms`, { headers: from('198.51.100.1') })).status, 200);
+      const limited = await fetch(`${a.base}/api/v1/rooms`, { headers: from('198.51.100.1') });
+      assert.deepEqual(await errorOf(limited), { status: 429, code: 'rate_limited' });
+      assert.ok(Number(limited.headers.get('retry-after')) > 0);
+      // Another client behind the same (trusted, loopback) proxy has its own budget.
+      assert.equal((await fetch(`${a.base}/api/v1/rooms`, { headers: from('198.51.100.2') })).status, 200);
+      // Health and the page are not limited.
+      assert.equal((await fetch(`${a.base}/healthz`, { headers: from('198.51.100.1') })).status, 200);
+    } finally {
+      await a.running.close();
+    }
+    // With no trusted proxy the header is ignored: every request counts against 127.0.0.1.
+    const b = await start({ RATE_LIMIT_IP_PER_MINUTE: '3', RATE_LIMIT_TOKEN_PER_MINUTE: '0', TRUSTED_PROXIES: 'none' });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 4; i++)
+        statuses.push((await fetch(`${b.base}/api/v1/rooms`, { headers: { ...admin, 'X-Forwarded-For': `203.0.113.${i}` } })).status);
+      assert.deepEqual(statuses, [200, 200, 200, 429]);
+    } finally {
+      await b.running.close();
+    }
+    const c = await start({ RATE_LIMIT_IP_PER_MINUTE: '0', RATE_LIMIT_TOKEN_PER_MINUTE: '2' });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 3; i++)
+        statuses.push((await fetch(`${c.base}/api/v1/rooms`, { headers: { ...admin, 'X-Forwarded-For': `203.0.113.${i}` } })).status);
+      assert.deepEqual(statuses, [200, 200, 429], 'per token, whatever the address');
+    } finally {
+      await c.running.close();
+    }
+  });
+});
+
 describe('when Redis goes away', () => {
   test('requests get a 503 JSON error instead of hanging, and readiness says why', { timeout: 30_000 }, async () => {
     const own = await startRedis();

@@ -62,7 +62,7 @@ export function createApiApp(d: ApiDeps, o: ApiHttpOptions): Koa {
   app.use(webPage());
   app.use(corsAndOrigin(o.corsOrigins ?? []));
   if (o.rateLimits) app.use(rateLimit(d.redis, o.redisPrefix ?? 'lw', o.rateLimits));
-  app.use(sfuProxy(o.sfuUrl, o.maxRelayBytes ?? 256 * 1024));
+  app.use(sfuProxy(o.sfuUrl, o.maxRelayBytes ?? 256 * 1024, d.logger));
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: o.maxJsonBytes ?? 64 * 1024 }));
   const meta = new Router();
   meta.get('/api/v1/openapi.json', (ctx) => {

@@ -4,7 +4,7 @@
 // (no dot segments, encoded or not, no query, nothing else), so no request reaches /internal/*.
 import type Koa from 'koa';
 import getRawBody from 'raw-body';
-import { badRequest, injectTraceContext, notFound, payloadTooLarge, unavailable } from '@live-webrtc/shared';
+import { badRequest, discardBody, injectTraceContext, notFound, payloadTooLarge, unavailable, type Logger } from '@live-webrtc/shared';
 import { clientIpOf } from './security.js';
 
 const PASS_REQUEST = ['content-type', 'authorization', 'x-auth-token', 'if-match', 'origin'];
@@ -28,7 +28,7 @@ export function relayPath(rawUrl: string): string {
   return `/api/${m[1]}/${m[2]}${m[3] ? `/${m[3]}` : ''}`;
 }
 
-export function sfuProxy(sfuUrl: string, maxBody: number): Koa.Middleware {
+export function sfuProxy(sfuUrl: string, maxBody: number, logger?: Logger): Koa.Middleware {
   return async (ctx, next) => {
     if (!ctx.path.startsWith('/api/whip/') && !ctx.path.startsWith('/api/whep/')) return next();
     const path = relayPath(ctx.req.url ?? '');
@@ -37,7 +37,10 @@ export function sfuProxy(sfuUrl: string, maxBody: number): Koa.Middleware {
       try {
         body = await getRawBody(ctx.req, { limit: maxBody });
       } catch (err) {
-        if ((err as { type?: string }).type === 'entity.too.large') throw payloadTooLarge(`body larger than ${maxBody} bytes`);
+        if ((err as { type?: string }).type === 'entity.too.large') {
+          await discardBody(ctx.req);
+          throw payloadTooLarge(`body larger than ${maxBody} bytes`);
+        }
         throw badRequest('bad_body', 'the request body could not be read');
       }
     }
@@ -55,7 +58,8 @@ export function sfuProxy(sfuUrl: string, maxBody: number): Koa.Middleware {
         redirect: 'manual',
         signal: AbortSignal.timeout(15_000),
       });
-    } catch {
+    } catch (err) {
+      logger?.warn({ err, cause: (err as { cause?: unknown }).cause, path }, 'relay to the SFU failed');
       throw unavailable('sfu_unavailable', 'the media server is not reachable');
     }
     ctx.status = res.status;

@@ -24,7 +24,7 @@ async function hit(redis: Redis, key: string): Promise<number> {
 
 export function rateLimit(redis: Redis, prefix: string, limits: RateLimits): Koa.Middleware {
   return async (ctx, next) => {
-    if (!/^\/api\/(v1|whip|whep)\//.test(ctx.path) || ctx.method === 'OPTIONS') return next();
+    if (!/^\/api\/(v1|whip|whep)\//i.test(ctx.path) || ctx.method === 'OPTIONS') return next();
     const window = Math.floor(Date.now() / 1000 / WINDOW_S);
     const retryAfter = String(WINDOW_S - (Math.floor(Date.now() / 1000) % WINDOW_S));
     const over = (scope: string) => {

@@ -61,7 +61,8 @@ function originHost(origin: string): string | undefined {
 export function corsAndOrigin(allowed: string[]): Koa.Middleware {
   const allow = new Set(allowed.map((o) => o.toLowerCase()));
   return async (ctx, next) => {
-    if (!ctx.path.startsWith('/api/')) return next();
+    // Case-insensitive: the routers are, so /API/v1/... must not slip past the guard.
+    if (!ctx.path.toLowerCase().startsWith('/api/')) return next();
     const origin = ctx.get('Origin');
     const sameOrigin = origin !== '' && originHost(origin) === ctx.get('Host').toLowerCase();
     const listed = origin !== '' && allow.has(origin.toLowerCase());
@@ -87,7 +88,7 @@ export function corsAndOrigin(allowed: string[]): Koa.Middleware {
       }
       // A body must declare itself: JSON on the control plane (WHIP/WHEP check their own types).
       const hasBody = Number(ctx.get('Content-Length') || 0) > 0 || ctx.get('Transfer-Encoding') !== '';
-      if (hasBody && ctx.path.startsWith('/api/v1/') && !ctx.is('application/json')) {
+      if (hasBody && ctx.path.toLowerCase().startsWith('/api/v1/') && !ctx.is('application/json')) {
         throw unsupportedMediaType(`expected Content-Type application/json, got "${ctx.get('Content-Type') || 'none'}"`);
       }
     }

@@ -55,6 +55,19 @@ const KINDS = {
   whep: { base: '/api/whep/play', grant: 'subscribe' as Grant, kind: 'view' as const },
 };
 
+/**
+ * mediasoup's answers to invalid parameters: an error from its worker channel on a transport
+ * call ("... [method:transport.produce]"), a TypeError from its own ORTC checks, or an
+ * UnsupportedError.
+ */
+function refusedByMediasoup(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'UnsupportedError') return true;
+  // The worker's refusal of a transport call made with the offer's parameters.
+  if (/\[method:transport\.(produce|consume|connect)\]/.test(err.message)) return true;
+  return err instanceof TypeError && /mediasoup[/\\]lib[/\\]/.test(err.stack ?? '');
+}
+
 export function createSfuApp(d: SfuHttpDeps): Koa {
   const app = new Koa();
   // The client address comes from clientAddress() (X-Forwarded-For from TRUSTED_PROXIES only).
@@ -66,6 +79,12 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
   const sdpError = (err: unknown): never => {
     if (err instanceof SdpError) {
       throw new AppError(err.code === 'unsupported_media' ? 406 : 400, err.code, err.message);
+    }
+    if (refusedByMediasoup(err)) {
+      // The worker validated parameters taken from the offer and refused them: the client's
+      // fault. Its own words (internals) stay in the log at debug level only.
+      d.logger.debug({ err }, 'mediasoup refused parameters from an offer');
+      throw new AppError(400, 'bad_sdp', 'the media server refused the parameters of this offer');
     }
     throw err;
   };

@@ -140,7 +140,11 @@ export class Room extends EventEmitter<RoomEvents> {
     if (!vr) {
       // Each numbering costs a router piped from every producer until the room closes.
       if (this.#viewerRouters.size >= maxProfiles) {
-        throw new AppError(503, 'too_many_viewer_profiles', `room "${this.name}" serves no further payload-type numberings`, true);
+        throw new AppError(
+          403,
+          'too_many_viewer_profiles',
+          `room "${this.name}" serves no further payload-type numberings (MAX_VIEWER_PROFILES)`,
+        );
       }
       vr = this.#createViewerRouter(profile);
       this.#viewerRouters.set(profile.key, vr);
@@ -151,10 +155,23 @@ export class Room extends EventEmitter<RoomEvents> {
 
   async #createViewerRouter(profile: Profile): Promise<ViewerRouter> {
     const worker = this.pool.acquire();
-    const router = await worker.createRouter({ mediaCodecs: profile.mediaCodecs });
+    let router: ms.Router;
+    try {
+      router = await worker.createRouter({ mediaCodecs: profile.mediaCodecs });
+    } catch (err) {
+      this.pool.release(worker);
+      throw unservableProfile(err);
+    }
     router.observer.once('close', () => this.pool.release(worker));
+    try {
+      for (const p of this.producers) await this.#pipe(p, router);
+    } catch (err) {
+      // A numbering mediasoup cannot pipe into (e.g. a codec with another clock rate): the
+      // client's offer is at fault, and the half-built router must not stay.
+      router.close();
+      throw unservableProfile(err);
+    }
     this.logger.info({ profile: profile.key }, 'created viewer router for a new payload-type profile');
-    for (const p of this.producers) await this.#pipe(p, router);
     this.on('producer', (p) => {
       this.#pipe(p, router).catch((err: unknown) => this.logger.warn({ err }, 'could not pipe producer to viewer router'));
     });
@@ -180,6 +197,12 @@ export class Room extends EventEmitter<RoomEvents> {
     this.pool.release(this.worker);
     this.emit('closed');
   }
+}
+
+/** A viewer profile mediasoup refuses is the offer's fault: a 406, with mediasoup's words kept out. */
+function unservableProfile(err: unknown): Error {
+  if (err instanceof AppError) return err;
+  return new AppError(406, 'unsupported_media', 'the offer numbers or describes its codecs in a way this server cannot send');
 }
 
 /** True when the router already numbers every codec of `profile` as the profile does. */
