@@ -129,6 +129,10 @@ export class RecordingPlayer {
   async play(source: Source, out: Output): Promise<void> {
     this.#hls?.destroy();
     this.#hls = null;
+    // Start from a clean element: the previous source's time and size must not linger.
+    this.video.pause();
+    this.video.removeAttribute('src');
+    this.video.load();
     this.source = source;
     this.root.dataset['source'] = source;
     const url = outputHref(out);
