@@ -308,7 +308,7 @@ describe('the web app', { timeout: 240_000 }, () => {
 
     await page.click('#delete');
     await page.locator('#confirm[open]').waitFor();
-    await shot(page, 'delete-confirm.png');
+    await shot(page, 'delete-confirm.png', false);
     await page.click('#confirm-cancel');
     assert.equal((await fetch(`${stack.url}/api/v1/recordings/${recordingId}`)).status, 200, 'cancel keeps it');
     await page.click('#delete');
