@@ -172,9 +172,14 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
     logger,
     deliveries: transcodeMetrics.webhookDeliveries,
   };
+  const fanOut = webhookEventHandler(wdeps);
   const webhookWorker = createWorker(
     QUEUES.webhooks,
-    { WebhookEvent: webhookEventHandler(wdeps), DeliverWebhook: deliverWebhookHandler(wdeps) },
+    {
+      // Fan-outs waiting for a recording's options stop waiting on close.
+      WebhookEvent: (data, job, signal) => fanOut(data, job, AbortSignal.any([signal, transcodeShutdown.signal])),
+      DeliverWebhook: deliverWebhookHandler(wdeps),
+    },
     { connection: redis, prefix: c.REDIS_PREFIX, concurrency: 16, logger, autorun: transcoding },
   );
   const stopRetention = transcoding

@@ -56,13 +56,13 @@ const OPTIONS_WAIT_MS = 5000;
 
 /** WebhookEvent: one DeliverWebhook per target URL. */
 export function webhookEventHandler(d: WebhookDeps): JobHandler<'WebhookEvent'> {
-  return async (ev) => {
+  return async (ev, _job, signal) => {
     const rec = await d.store.get(ev.recordingId).catch(() => null);
     let options = await loadRecordingOptions(d.storage, ev.recordingId).catch(() => null);
     // A recording started over the API gets its options (per-recording URLs) saved right after
-    // it is created: give them a moment so its first event reaches those URLs too.
+    // the SFU created it: its first event may get here before them, so give them a moment.
     const deadline = Date.parse(ev.createdAt) + OPTIONS_WAIT_MS;
-    while (!options && rec?.trigger === 'api' && Date.now() < deadline) {
+    while (!options && ev.type === 'recording.started' && rec?.trigger === 'api' && Date.now() < deadline && !signal.aborted) {
       await new Promise((r) => setTimeout(r, 100));
       options = await loadRecordingOptions(d.storage, ev.recordingId).catch(() => null);
     }
