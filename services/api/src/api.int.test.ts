@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import Ajv2020 from 'ajv/dist/2020.js';
 import {
   Authenticator,
   createLogger,
@@ -20,6 +21,7 @@ import {
   type Redis,
 } from '@live-webrtc/shared';
 import { loadApiConfig } from './config.js';
+import { openApiDocument } from './routes/openapi.js';
 import { startApi, type RunningApi } from './service.js';
 
 interface RedisServer {
@@ -79,6 +81,20 @@ async function errorOf(res: Response): Promise<{ status: number; code: string }>
   assert.equal(typeof body.error.message, 'string');
   return { status: res.status, code: body.error.code };
 }
+
+/** Every API response these tests receive, checked against the OpenAPI document at the end. */
+const seen: { method: string; path: string; status: number; type: string; body: string }[] = [];
+const realFetch = globalThis.fetch;
+globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+  const res = await realFetch(input, init);
+  const u = new URL(input instanceof Request ? input.url : String(input));
+  if (u.hostname === '127.0.0.1' && !u.pathname.startsWith('/internal/')) {
+    const type = res.headers.get('content-type') ?? '';
+    const body = type.includes('json') ? await res.clone().text() : '';
+    seen.push({ method: (init?.method ?? 'GET').toLowerCase(), path: u.pathname, status: res.status, type, body });
+  }
+  return res;
+};
 
 before(async () => {
   redis = await startRedis();
@@ -390,5 +406,43 @@ describe('when Redis goes away', () => {
       await running.close();
       await own.stop();
     }
+  });
+});
+
+describe('the OpenAPI document', () => {
+  test('every response of these tests is documented, and its JSON body matches the schema', async () => {
+    const doc = (await (await fetch(`${url}/api/v1/openapi.json`)).json()) as typeof openApiDocument;
+    assert.deepEqual(doc, JSON.parse(JSON.stringify(openApiDocument)), 'served as generated');
+    const ajv = new Ajv2020.default({ strict: false, allErrors: true });
+    const ops = Object.entries(doc.paths).flatMap(([template, methods]) =>
+      Object.entries(methods).map(([method, op]) => ({
+        method,
+        re: new RegExp(`^${template.replace(/\{\w+\}/g, '[^/]+')}$`),
+        responses: (op as { responses: Record<string, { content?: Record<string, { schema?: object }> }> }).responses,
+      })),
+    );
+    let checked = 0;
+    const problems: string[] = [];
+    for (const r of seen) {
+      const op = ops.find((o) => o.method === r.method && o.re.test(r.path));
+      if (!op) {
+        // Unknown paths answer the generic 404/405 JSON error.
+        if (r.status !== 404 && r.status !== 405) problems.push(`${r.method} ${r.path}: no such operation`);
+        continue;
+      }
+      const resp = op.responses[String(r.status)];
+      if (!resp) {
+        problems.push(`${r.method} ${r.path}: status ${r.status} is not documented`);
+        continue;
+      }
+      const schema = resp.content?.['application/json']?.schema;
+      if (schema && r.type.includes('json')) {
+        if (!ajv.validate(schema, JSON.parse(r.body))) problems.push(`${r.method} ${r.path} ${r.status}: ${ajv.errorsText()}`);
+        checked++;
+      }
+    }
+    assert.deepEqual(problems, []);
+    assert.ok(checked > 50, `only ${checked} JSON bodies checked`);
+    console.log(`# OpenAPI: ${seen.length} responses seen, ${checked} JSON bodies validated against their schema`);
   });
 });

@@ -18,7 +18,8 @@ import { sfuProxy } from './http/proxy.js';
 import { rateLimit, type RateLimits } from './http/rateLimit.js';
 import { clientAddress, corsAndOrigin, securityHeaders } from './http/security.js';
 import { webPage } from './http/web.js';
-import { openApiDocument } from './routes/openapi.js';
+import { validateRequests } from './http/contract.js';
+import { openApiDocument, routeSpecs } from './routes/openapi.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { roomRoutes } from './routes/rooms.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -64,6 +65,7 @@ export function createApiApp(d: ApiDeps, o: ApiHttpOptions): Koa {
   if (o.rateLimits) app.use(rateLimit(d.redis, o.redisPrefix ?? 'lw', o.rateLimits));
   app.use(sfuProxy(o.sfuUrl, o.maxRelayBytes ?? 256 * 1024, d.logger));
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: o.maxJsonBytes ?? 64 * 1024 }));
+  app.use(validateRequests(routeSpecs));
   const meta = new Router();
   meta.get('/api/v1/openapi.json', (ctx) => {
     ctx.body = openApiDocument;

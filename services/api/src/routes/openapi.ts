@@ -1,251 +1,320 @@
-// The OpenAPI 3.1 description of the public HTTP surface (API.md plus our additions).
-const err = { $ref: '#/components/responses/Error' };
-const sdpBody = { required: true, content: { 'application/sdp': { schema: { type: 'string' } } } };
-const roomParam = { name: 'room', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } };
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', description: 'ULID' } };
-const sessionParam = { name: 'session', in: 'path', required: true, schema: { type: 'string' } };
-const sdpCreated = {
-  description: 'Session created; body is the SDP answer',
-  headers: {
-    Location: { schema: { type: 'string' }, description: 'Session URL (PATCH/DELETE)' },
-    ETag: { schema: { type: 'string' } },
-    Link: { schema: { type: 'string' }, description: 'ICE servers, rel="ice-server"' },
-  },
-  content: { 'application/sdp': { schema: { type: 'string' } } },
-};
-const sessionOps = (tag: string) => ({
-  patch: {
-    tags: [tag],
-    summary: 'Trickle ICE candidates or restart ICE',
-    parameters: [roomParam, sessionParam],
-    requestBody: { required: true, content: { 'application/trickle-ice-sdpfrag': { schema: { type: 'string' } } } },
-    responses: { 204: { description: 'Candidates accepted' }, 200: { description: 'ICE restart answer (sdpfrag)' }, 404: err, 412: err },
-  },
-  delete: {
-    tags: [tag],
-    summary: 'End the session',
-    parameters: [roomParam, sessionParam],
-    responses: { 200: { description: 'Ended' }, 404: err },
-  },
+// The API's routes as data: one spec per route (its params, query and body schemas validate
+// requests in http/contract.ts) and the OpenAPI 3.1 document generated from them.
+import { z } from 'zod';
+import { GrantSchema, RecordingStatusSchema, RoomNameSchema } from '@live-webrtc/shared';
+import { openApiFrom, type RouteSpec } from '../http/contract.js';
+import { ListQuerySchema } from './recordings.js';
+import { JtiSchema, TokenRequestSchema } from './tokens.js';
+
+const IdParamSchema = z.string().regex(/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/i, 'not a valid id (ULID)');
+const RoomParams = z.object({ room: RoomNameSchema });
+const IdParams = z.object({ id: IdParamSchema });
+const OutputParams = z.object({ id: IdParamSchema, output: z.string().regex(/^[a-z0-9_-]{1,32}$/, 'an output name') });
+const SessionParams = z.object({ room: RoomNameSchema, session: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) });
+
+// Response objects are open (looseObject): fields may be added, never renamed or dropped.
+const Time = z.string().describe('ISO 8601');
+export const RoomSchema = z.looseObject({
+  name: z.string(),
+  publishers: z.number().int().nonnegative(),
+  subscribers: z.number().int().nonnegative(),
+  recordingId: z.string().nullable(),
+});
+export const RecordingViewSchema = z.looseObject({
+  id: z.string(),
+  room: z.string(),
+  status: RecordingStatusSchema,
+  error: z.looseObject({ code: z.string(), message: z.string() }).nullable(),
+  startedAt: Time,
+  stoppedAt: Time.nullable(),
+  durationMs: z.number().nonnegative().nullable(),
+  tracks: z.array(z.looseObject({ kind: z.enum(['audio', 'video']), codec: z.string(), participant: z.string() })),
+  outputs: z.array(
+    z.looseObject({
+      name: z.string(),
+      contentType: z.string(),
+      size: z.number().int().nonnegative().nullable(),
+      status: z.enum(['pending', 'processing', 'ready', 'failed']),
+      progress: z.number().min(0).max(1),
+    }),
+  ),
+});
+const TokenSchema = z.object({
+  token: z.string(),
+  expiresAt: Time,
+  jti: z.string(),
+  room: RoomNameSchema,
+  grants: z.array(GrantSchema),
 });
 
-export const openApiDocument = {
-  openapi: '3.1.0',
-  info: { title: 'live-webrtc', version: '0.1.0', description: 'WHIP/WHEP SFU with recording. Errors are {"error":{"code","message"}}.' },
-  components: {
-    securitySchemes: {
-      bearer: { type: 'http', scheme: 'bearer', description: 'AUTH_TOKEN or a room JWT from POST /api/v1/tokens' },
-      xAuthToken: { type: 'apiKey', in: 'header', name: 'X-Auth-Token' },
+const e = (description: string) => ({ description });
+const authErrors = {
+  401: e('Missing or invalid credentials'),
+  403: e('The token lacks the grant or is for another room, or a cross-site origin'),
+  413: e('Body too large'),
+  415: e('A body of the wrong type'),
+  429: e('Rate limited'),
+  503: e('Shared state (Redis) or the media server unavailable; retry'),
+};
+const redirect = { 307: e('The room lives on another instance: repeat the request there') };
+const sdpAnswer = {
+  description: 'Session created; the body is the SDP answer',
+  contentType: 'application/sdp',
+  headers: {
+    Location: 'Session URL (PATCH/DELETE)',
+    ETag: 'Session version',
+    Link: 'ICE servers (rel="ice-server"), TURN credentials time-limited',
+  },
+};
+const offer = { contentType: 'application/sdp', description: 'SDP offer' };
+
+function sessionRoutes(tag: 'WHIP' | 'WHEP', base: string): RouteSpec[] {
+  return [
+    {
+      method: 'patch',
+      path: `${base}/:room/:session`,
+      tag,
+      summary: 'Trickle ICE candidates or restart ICE (RFC 9725)',
+      params: SessionParams,
+      rawBody: { contentType: 'application/trickle-ice-sdpfrag', description: 'SDP fragment' },
+      responses: {
+        200: { description: 'ICE restart answer', contentType: 'application/trickle-ice-sdpfrag' },
+        204: e('Accepted'),
+        404: e('No such session'),
+        412: e('If-Match does not match'),
+        ...authErrors,
+      },
     },
+    {
+      method: 'delete',
+      path: `${base}/:room/:session`,
+      tag,
+      summary: 'End the session',
+      params: SessionParams,
+      responses: { 200: e('Ended'), 404: e('No such session'), ...authErrors },
+    },
+  ];
+}
+
+export const routeSpecs: RouteSpec[] = [
+  {
+    method: 'post',
+    path: '/api/whip/publish/:room',
+    tag: 'WHIP',
+    summary: 'Publish (RFC 9725)',
+    params: RoomParams,
+    rawBody: offer,
     responses: {
-      Error: {
-        description: 'Error',
-        content: {
-          'application/json': {
-            schema: {
-              type: 'object',
-              properties: {
-                error: {
-                  type: 'object',
-                  properties: { code: { type: 'string' }, message: { type: 'string' } },
-                  required: ['code', 'message'],
-                },
-              },
-            },
-          },
-        },
-      },
-    },
-    schemas: {
-      Room: {
-        type: 'object',
-        properties: {
-          name: { type: 'string' },
-          publishers: { type: 'integer' },
-          subscribers: { type: 'integer' },
-          recordingId: { type: ['string', 'null'] },
-          instance: { type: 'string' },
-          createdAt: { type: 'string', format: 'date-time' },
-        },
-      },
-      Recording: {
-        type: 'object',
-        properties: {
-          id: { type: 'string' },
-          room: { type: 'string' },
-          status: { enum: ['starting', 'active', 'stopping', 'processing', 'ready', 'failed'] },
-          error: { type: ['object', 'null'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
-          startedAt: { type: 'string', format: 'date-time' },
-          stoppedAt: { type: ['string', 'null'], format: 'date-time' },
-          durationMs: { type: ['number', 'null'] },
-          tracks: {
-            type: 'array',
-            items: {
-              type: 'object',
-              properties: { kind: { enum: ['audio', 'video'] }, codec: { type: 'string' }, participant: { type: 'string' } },
-            },
-          },
-          outputs: {
-            type: 'array',
-            items: {
-              type: 'object',
-              properties: {
-                name: { type: 'string' },
-                contentType: { type: 'string' },
-                size: { type: ['integer', 'null'] },
-                status: { enum: ['pending', 'processing', 'ready', 'failed'] },
-                progress: { type: 'number' },
-                durationMs: { type: ['number', 'null'] },
-              },
-            },
-          },
-          transitions: { type: 'array', items: { type: 'object', properties: { status: { type: 'string' }, at: { type: 'string' } } } },
-          trigger: { enum: ['api', 'auto'] },
-        },
-      },
+      ...authErrors,
+      201: sdpAnswer,
+      ...redirect,
+      400: e('Malformed offer, or more m-sections than MAX_MEDIA_SECTIONS'),
+      406: e('No supported codec'),
+      409: e('The room has its publisher(s)'),
+      413: e('Offer too large'),
+      415: e('Not application/sdp'),
     },
   },
-  security: [{ bearer: [] }, { xAuthToken: [] }, {}],
-  paths: {
-    '/api/whip/publish/{room}': {
-      post: {
-        tags: ['WHIP'],
-        summary: 'Publish (RFC 9725)',
-        parameters: [roomParam],
-        requestBody: sdpBody,
-        responses: {
-          201: sdpCreated,
-          307: { description: 'Room lives on another instance' },
-          400: err,
-          401: err,
-          406: err,
-          409: err,
-          413: err,
-          415: err,
-        },
-      },
-      options: {
-        tags: ['WHIP'],
-        summary: 'CORS preflight; ICE servers in Link',
-        parameters: [roomParam],
-        responses: { 204: { description: 'OK' } },
-      },
-    },
-    '/api/whip/publish/{room}/{session}': sessionOps('WHIP'),
-    '/api/whep/play/{room}': {
-      post: {
-        tags: ['WHEP'],
-        summary: 'Play',
-        parameters: [roomParam],
-        requestBody: sdpBody,
-        responses: { 201: sdpCreated, 307: { description: 'Room lives on another instance' }, 400: err, 403: err, 404: err, 406: err },
-      },
-      options: {
-        tags: ['WHEP'],
-        summary: 'CORS preflight; ICE servers in Link',
-        parameters: [roomParam],
-        responses: { 204: { description: 'OK' } },
-      },
-    },
-    '/api/whep/play/{room}/{session}': sessionOps('WHEP'),
-    '/api/v1/rooms': { get: { summary: "Every instance's rooms", responses: { 200: { description: '{ rooms: Room[] }' } } } },
-    '/api/v1/rooms/{room}': {
-      get: {
-        summary: 'One room',
-        parameters: [roomParam],
-        responses: {
-          200: { description: 'Room', content: { 'application/json': { schema: { $ref: '#/components/schemas/Room' } } } },
-          404: err,
-        },
-      },
-    },
-    '/api/v1/rooms/{room}/recordings': {
-      post: {
-        summary: 'Start recording the room',
-        parameters: [roomParam],
-        responses: {
-          201: { description: 'Recording', content: { 'application/json': { schema: { $ref: '#/components/schemas/Recording' } } } },
-          404: err,
-          409: err,
-        },
-      },
-    },
-    '/api/v1/recordings': {
-      get: {
-        summary: 'Recordings, newest first',
-        parameters: [
-          { name: 'room', in: 'query', schema: { type: 'string' } },
-          { name: 'status', in: 'query', schema: { type: 'string' } },
-          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
-          { name: 'cursor', in: 'query', schema: { type: 'string' } },
-        ],
-        responses: { 200: { description: '{ items: Recording[], nextCursor: string|null }' }, 400: err },
-      },
-    },
-    '/api/v1/recordings/{id}': {
-      get: { summary: 'One recording', parameters: [idParam], responses: { 200: { description: 'Recording' }, 404: err } },
-      delete: {
-        summary: 'Delete the recording and every stored object of it',
-        parameters: [idParam],
-        responses: { 204: { description: 'Deleted' }, 404: err, 409: err },
-      },
-    },
-    '/api/v1/recordings/{id}/stop': {
-      post: {
-        summary: 'Stop recording',
-        parameters: [idParam],
-        responses: { 202: { description: 'Recording (stopping or later)' }, 404: err },
-      },
-    },
-    '/api/v1/recordings/{id}/outputs/{output}': {
-      get: {
-        summary: 'Download an output (Range supported; 302 to a presigned URL with DOWNLOAD_REDIRECT=1 on S3)',
-        parameters: [
-          idParam,
-          { name: 'output', in: 'path', required: true, schema: { type: 'string' } },
-          { name: 'Range', in: 'header', schema: { type: 'string' } },
-        ],
-        responses: {
-          200: { description: 'Bytes' },
-          206: { description: 'Partial bytes' },
-          302: { description: 'Presigned URL' },
-          404: err,
-          409: err,
-          416: err,
-        },
-      },
-    },
-    '/api/v1/tokens': {
-      post: {
-        summary: 'Mint a room-scoped JWT',
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object',
-                properties: {
-                  room: { type: 'string' },
-                  grants: { type: 'array', items: { enum: ['publish', 'subscribe', 'record', 'admin'] } },
-                  ttlSeconds: { type: 'integer' },
-                },
-                required: ['room', 'grants'],
-              },
-            },
-          },
-        },
-        responses: { 201: { description: '{ token, expiresAt, room, grants }' }, 400: err, 401: err, 403: err },
-      },
-    },
-    '/api/v1/openapi.json': { get: { summary: 'This document', security: [{}], responses: { 200: { description: 'OpenAPI 3.1' } } } },
-    '/healthz': { get: { summary: 'Process is up', security: [{}], responses: { 200: { description: 'OK' } } } },
-    '/readyz': {
-      get: {
-        summary: 'Redis and storage usable',
-        security: [{}],
-        responses: { 200: { description: 'Ready' }, 503: { description: 'Not ready' } },
-      },
-    },
-    '/metrics': { get: { summary: 'Prometheus metrics', security: [{}], responses: { 200: { description: 'text/plain' } } } },
+  {
+    method: 'options',
+    path: '/api/whip/publish/:room',
+    tag: 'WHIP',
+    summary: 'CORS preflight (no ICE servers here)',
+    auth: false,
+    params: RoomParams,
+    responses: { 204: e('Allowed methods') },
   },
-} as const;
+  ...sessionRoutes('WHIP', '/api/whip/publish'),
+  {
+    method: 'post',
+    path: '/api/whep/play/:room',
+    tag: 'WHEP',
+    summary: 'Play',
+    params: RoomParams,
+    rawBody: offer,
+    responses: {
+      ...authErrors,
+      201: sdpAnswer,
+      ...redirect,
+      400: e('Malformed offer'),
+      403: e('Room full (MAX_SUBS_PER_ROOM) or MAX_VIEWER_PROFILES reached'),
+      404: e('No publisher'),
+      406: e('No supported codec'),
+      429: e('Rate limited or MAX_SESSIONS_PER_IP'),
+    },
+  },
+  {
+    method: 'options',
+    path: '/api/whep/play/:room',
+    tag: 'WHEP',
+    summary: 'CORS preflight (no ICE servers here)',
+    auth: false,
+    params: RoomParams,
+    responses: { 204: e('Allowed methods') },
+  },
+  ...sessionRoutes('WHEP', '/api/whep/play'),
+  {
+    method: 'get',
+    path: '/api/v1/rooms',
+    tag: 'Rooms',
+    summary: "Every instance's rooms (a room token sees its own)",
+    responses: { 200: { description: 'Rooms', schema: z.object({ rooms: z.array(RoomSchema) }) }, ...authErrors },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/rooms/:room',
+    tag: 'Rooms',
+    summary: 'One room',
+    params: RoomParams,
+    responses: { 200: { description: 'Room', schema: RoomSchema }, 400: e('Bad room name'), 404: e('No such room'), ...authErrors },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/rooms/:room/recordings',
+    tag: 'Recordings',
+    summary: 'Start recording the room',
+    params: RoomParams,
+    responses: {
+      201: { description: 'Recording', schema: RecordingViewSchema },
+      400: e('Bad room name'),
+      404: e('No such room'),
+      409: e('A recording is running'),
+      ...authErrors,
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/recordings',
+    tag: 'Recordings',
+    summary: 'Recordings, newest first',
+    query: ListQuerySchema,
+    responses: {
+      200: { description: 'A page', schema: z.object({ items: z.array(RecordingViewSchema), nextCursor: z.string().nullable() }) },
+      400: e('Bad query'),
+      ...authErrors,
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/recordings/:id',
+    tag: 'Recordings',
+    summary: 'One recording',
+    params: IdParams,
+    responses: {
+      200: { description: 'Recording', schema: RecordingViewSchema },
+      400: e('Bad id'),
+      404: e('No such recording'),
+      ...authErrors,
+    },
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/recordings/:id',
+    tag: 'Recordings',
+    summary: 'Delete the recording and every stored object of it',
+    params: IdParams,
+    responses: {
+      204: e('Deleted'),
+      400: e('Bad id'),
+      404: e('No such recording'),
+      409: e('Still recording: stop it first'),
+      ...authErrors,
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/recordings/:id/stop',
+    tag: 'Recordings',
+    summary: 'Stop recording',
+    params: IdParams,
+    responses: {
+      202: { description: 'Recording', schema: RecordingViewSchema },
+      400: e('Bad id'),
+      404: e('No such recording'),
+      409: e('Not running'),
+      ...authErrors,
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/recordings/:id/outputs/:output',
+    tag: 'Recordings',
+    summary: 'Download an output (Range supported; 302 to a presigned URL with DOWNLOAD_REDIRECT=1 on S3)',
+    params: OutputParams,
+    responses: {
+      200: { description: 'The file', contentType: 'application/octet-stream' },
+      206: { description: 'Part of the file', contentType: 'application/octet-stream' },
+      302: e('Presigned storage URL'),
+      400: e('Bad id or output name'),
+      404: e('No such recording or output'),
+      409: e('Output not ready'),
+      416: e('Range outside the file'),
+      ...authErrors,
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/tokens',
+    tag: 'Tokens',
+    summary: 'Mint a room-scoped JWT (JWT_SECRET)',
+    body: TokenRequestSchema,
+    responses: { 201: { description: 'Token', schema: TokenSchema }, 400: e('Bad request'), ...authErrors },
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/tokens/:jti',
+    tag: 'Tokens',
+    summary: 'Revoke a room token by its jti (server token only)',
+    params: z.object({ jti: JtiSchema }),
+    responses: { 204: e('Revoked'), 400: e('Bad jti'), ...authErrors },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/openapi.json',
+    tag: 'Meta',
+    summary: 'This document',
+    auth: false,
+    responses: { 200: { description: 'OpenAPI 3.1', schema: z.looseObject({ openapi: z.string() }) } },
+  },
+  {
+    method: 'get',
+    path: '/',
+    tag: 'Operations',
+    summary: 'The web page (publish, watch, record)',
+    auth: false,
+    responses: { 200: { description: 'HTML', contentType: 'text/html' } },
+  },
+  {
+    method: 'get',
+    path: '/healthz',
+    tag: 'Operations',
+    summary: 'Process is up',
+    auth: false,
+    responses: { 200: { description: 'OK', schema: z.object({ status: z.literal('ok') }) } },
+  },
+  {
+    method: 'get',
+    path: '/readyz',
+    tag: 'Operations',
+    summary: 'Redis and storage usable (failure details only for the server token)',
+    auth: false,
+    responses: {
+      200: { description: 'Ready', schema: z.object({ status: z.string(), checks: z.record(z.string(), z.string()) }) },
+      503: { description: 'Not ready', schema: z.object({ status: z.string(), checks: z.record(z.string(), z.string()) }) },
+    },
+  },
+  {
+    method: 'get',
+    path: '/metrics',
+    tag: 'Operations',
+    summary: 'Prometheus metrics (Bearer METRICS_TOKEN when set)',
+    auth: false,
+    responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain' }, 401: e('METRICS_TOKEN required') },
+  },
+];
+
+export const openApiDocument = openApiFrom(routeSpecs, {
+  title: 'live-webrtc',
+  version: '0.1.0',
+  description: 'WHIP/WHEP SFU with recording. Every error is {"error":{"code","message"}}. Generated from the routes\' own schemas.',
+});
