@@ -48,4 +48,6 @@ ensure_worker() {
 ensure_build() {
   log "building (tsc -b)"
   (cd "$ROOT" && npx --no-install tsc -b)
+  log "bundling the web app (web/build.mjs)"
+  (cd "$ROOT" && npm run --silent build -w web)
 }

@@ -143,19 +143,20 @@ test('a recording gets its MP4 and poster by itself, announced by signed webhook
   );
 
   // The page: the recording's outputs listed with the poster, the MP4 and the HLS (hls.js) play in it.
+  // (The web app's views: the library card shows the poster; the detail view plays each output.)
   const page = browser.page;
-  await page.goto(`${stack.url}/`);
-  await page.fill('#room', room);
-  await page.waitForSelector(`tr[data-key="${id}"] button[data-play="mp4"]`, { timeout: 15_000 });
-  assert.ok(await page.$(`tr[data-key="${id}"] img.poster-thumb`), 'the poster is shown');
+  await page.goto(`${stack.url}/#/recordings?room=${room}`);
+  await page.waitForSelector(`#recordings li.card[data-id="${id}"] img`, { timeout: 15_000 });
+  await page.goto(`${stack.url}/#/recordings/${id}`);
+  await page.waitForSelector('button[data-source="mp4"]', { timeout: 15_000 });
   const played = async (name: string): Promise<{ time: number; width: number }> => {
-    await page.click(`tr[data-key="${id}"] button[data-play="${name}"]`);
+    await page.click(`button[data-source="${name}"]`);
     await page.waitForFunction(
-      () => {
+      (source) => {
         const v = document.querySelector<HTMLVideoElement>('#player');
-        return !!v && v.currentTime > 0.5 && v.videoWidth > 0;
+        return document.querySelector(`.player[data-source="${source}"]`) !== null && !!v && v.currentTime > 0.5 && v.videoWidth > 0;
       },
-      undefined,
+      name,
       { timeout: 20_000 },
     );
     return page.evaluate(() => {
