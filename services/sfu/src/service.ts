@@ -19,7 +19,6 @@ import {
   RecordingLifecycle,
   CaptureRuns,
   redisKeys,
-  requestStop,
   revocationCheck,
   warnIfOpen,
   RoomRegistry,

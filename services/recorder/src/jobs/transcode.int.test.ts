@@ -172,7 +172,7 @@ describe('transcoding with real Redis, ffmpeg and storage', () => {
       await storage.putFile(key, segment, 'video/x-matroska');
       const { size } = await stat(segment);
       const end = await durationOf(segment);
-      await store.update(rec.id, (r) => ({ ...r, tracks, segments: [{ index: 0, key, size, run: 0, start: 0, end }] }));
+      await store.update(rec.id, (r) => ({ ...r, tracks, segments: [{ index: 0, key, size, run: 0, start: 0, end, runAt: null }] }));
       await store.transition(rec.id, 'active');
       await store.update(rec.id, (r) => transition(r, 'stopping', new Date(), { stoppedAt: new Date().toISOString() }));
       await store.transition(rec.id, 'processing');

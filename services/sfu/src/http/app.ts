@@ -25,7 +25,6 @@ import {
   type Metrics,
   type ReadinessCheck,
   type RecordingStore,
-  badRequest,
 } from '@live-webrtc/shared';
 import type { Room, Session } from '../media/room.js';
 import type { RoomManager } from '../media/rooms.js';
