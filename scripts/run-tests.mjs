@@ -36,7 +36,9 @@ process.env.MEDIASOUP_WORKER_BIN = workerBin();
 function runWorkerSuite() {
   const testBin = join(dirname(workerBin({ withTests: true })), 'mediasoup-worker-test');
   console.log(`# tier worker: ${testBin}`);
-  const r = spawnSync(testBin, ['--invisibles', ...(filter ? [filter] : [])], { cwd: root, stdio: 'inherit' });
+  // Some cases read fixtures at test/data/… relative to the worker's dir: the package's own.
+  const cwd = join(root, 'node_modules/mediasoup/worker');
+  const r = spawnSync(testBin, ['--invisibles', ...(filter ? [filter] : [])], { cwd, stdio: 'inherit' });
   return r.status === 0;
 }
 
