@@ -269,6 +269,9 @@ describe('fault suite: recordings survive crashes, restarts, reconnects and stor
       });
       assertRecovered(stuck);
 
+      // The SIGKILL above may have hit the second recorder (nothing restarts it): a handover
+      // needs another recorder up.
+      if (second.exitCode !== null || second.signalCode !== null) second = await secondRecorder(stack);
       const handover = await scenario(stack, 'f-term', 'recorder SIGTERM, another recorder up', 1, async ({ id, redis }) => {
         const o = await captureOwner(redis, id);
         kill(o.recorderPid, 'SIGTERM');
