@@ -6,23 +6,29 @@
 import type Koa from 'koa';
 import { clientIp, forbidden, originAllowed, unsupportedMediaType, type Cidr } from '@live-webrtc/shared';
 
-/** The page's policy: its own script and style files only (no inline code), nothing framed. */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data: blob:",
-  "media-src 'self' blob:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+/**
+ * The page's policy: its own script and style files only (no inline code), nothing framed.
+ * connect-src also names CORS_ORIGINS: the other instances a WHIP/WHEP 307 may send it to.
+ */
+export function contentSecurityPolicy(corsOrigins: readonly string[] = []): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: blob:",
+    "media-src 'self' blob:",
+    ["connect-src 'self'", ...corsOrigins].join(' '),
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
 
-export function securityHeaders(): Koa.Middleware {
+export function securityHeaders(corsOrigins: readonly string[] = []): Koa.Middleware {
+  const csp = contentSecurityPolicy(corsOrigins);
   return async (ctx, next) => {
-    ctx.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    ctx.set('Content-Security-Policy', csp);
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('X-Frame-Options', 'DENY');
     ctx.set('Referrer-Policy', 'no-referrer');
