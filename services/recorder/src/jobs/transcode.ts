@@ -146,37 +146,38 @@ async function transcode(
   if (rec.status !== 'ready' || !raw)
     throw new PermanentTranscodeError('raw_not_ready', `recording ${id} is ${rec.status}; its raw file is not ready`);
 
+  // Admission first, before any other await: the worker starts jobs in queue-priority order
+  // (mp4 and poster first), so they reach the CPU gate in that order.
+  const release = await d.gate.acquire(outputCost(data.output, rec.tracks.find((t) => t.kind === 'video')?.codec));
+  d.transcodeMetrics.transcodeCpuUsed.set(d.gate.used);
+  lap('waitMs');
   const dir = join(d.settings.workDir, 'transcode', `${id}-${data.output}`);
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
   try {
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
     const input = join(dir, raw.file);
     await retry(() => d.storage.download(recordingKeys.output(id, raw.file), input), { attempts: 3 }).catch((err: unknown) => {
       throw new TranscodeError('raw_unreadable', `the raw file could not be read: ${err instanceof Error ? err.message : String(err)}`);
     });
+    lap('downloadMs');
     const src = await probeSource(input, d.settings.ffprobePath).catch((err: unknown) => {
       throw new PermanentTranscodeError(
         'raw_unreadable',
         `the raw file is not readable: ${err instanceof Error ? err.message : String(err)}`,
       );
     });
-    const release = await d.gate.acquire(outputCost(data.output, src));
-    d.transcodeMetrics.transcodeCpuUsed.set(d.gate.used);
+    lap('probeMs');
     const t0 = performance.now();
-    let made: Made;
-    try {
-      await updateOutput(
-        d.store,
-        id,
-        data.output,
-        { status: 'processing', progress: 0, etaSeconds: null, error: null },
-        (o) => o.status !== 'ready',
-      );
-      made = await makeOutput(d, rec, data.output, src, input, join(dir, 'out'), log, signal);
-    } finally {
-      release();
-      d.transcodeMetrics.transcodeCpuUsed.set(d.gate.used);
-    }
+    await updateOutput(
+      d.store,
+      id,
+      data.output,
+      { status: 'processing', progress: 0, etaSeconds: null, error: null },
+      (o) => o.status !== 'ready',
+    );
+    const made = await makeOutput(d, rec, data.output, src, input, join(dir, 'out'), log, signal);
+    release();
+    d.transcodeMetrics.transcodeCpuUsed.set(d.gate.used);
     lap('ffmpegMs');
     const seconds = (performance.now() - t0) / 1000;
     d.transcodeMetrics.transcodeSeconds.observe({ output: data.output }, seconds);
@@ -189,10 +190,8 @@ async function transcode(
       { status: 'ready', progress: 1, etaSeconds: 0, size: made.size, durationMs: made.durationMs, error: null },
       (o) => o.status !== 'ready',
     );
-    log.info(
-      { size: made.size, seconds: Math.round(seconds * 100) / 100, realtime: src.durationS / Math.max(seconds, 1e-3) },
-      'output ready',
-    );
+    lap('manifestMs');
+    log.info({ size: made.size, ...phases, realtime: Math.round((src.durationS / Math.max(seconds, 1e-3)) * 10) / 10 }, 'output ready');
     const after = await d.store.get(id);
     if (after?.stoppedAt)
       d.transcodeMetrics.stopToOutputReadySeconds.observe(
@@ -203,6 +202,8 @@ async function transcode(
       await d.webhooks.emit('output.ready', after, data.output).catch((e: unknown) => log.warn({ err: e }, 'output.ready not queued'));
     return { outcome: 'ready', size: made.size, seconds };
   } finally {
+    release();
+    d.transcodeMetrics.transcodeCpuUsed.set(d.gate.used);
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -355,11 +355,14 @@ export function estimate(doneS: number, totalS: number, elapsedMs: number): { pr
   return { progress, etaSeconds: Math.round(eta * 10) / 10 };
 }
 
-/** Rough CPU cost of making an output, in cores while it runs: transcodes are admitted against a budget. */
-export function outputCost(output: string, src: SourceInfo): number {
+/**
+ * Rough CPU cost of making an output, in cores while it runs: transcodes are admitted against a
+ * budget. `videoCodec` is the recording's (first) video codec, known before the raw is fetched.
+ */
+export function outputCost(output: string, videoCodec: string | undefined): number {
   switch (output) {
     case 'mp4':
-      return canRemuxToMp4(src.video[0]) ? 0.25 : 1;
+      return videoCodec === 'h264' ? 0.25 : 1;
     case 'hls':
       return 2;
     case 'composite':
