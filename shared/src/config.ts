@@ -101,14 +101,14 @@ export const commonConfigShape = {
     }
     return cidrs;
   }),
-  /** Browser origins allowed to call the API and WHIP/WHEP cross-origin, comma-separated. Default: none (same origin only). */
+  /** Browser origins allowed to call the API and WHIP/WHEP cross-origin, comma-separated (":*" = any port). Default: none (same origin only). */
   CORS_ORIGINS: envOptional().transform((v, ctx) => {
     const list = (v ?? '')
       .split(',')
       .map((s) => s.trim().replace(/\/$/, ''))
       .filter(Boolean);
     for (const o of list) {
-      if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(o) && !/^https?:\/\/\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(o)) {
+      if (!/^https?:\/\/[A-Za-z0-9.-]+(:(\d{1,5}|\*))?$/.test(o) && !/^https?:\/\/\[[0-9a-fA-F:]+\](:(\d{1,5}|\*))?$/.test(o)) {
         ctx.addIssue({ code: 'custom', message: `"${o}" is not an origin such as https://app.example.com` });
         return z.NEVER;
       }

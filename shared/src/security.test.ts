@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { clientIp, inCidrs, isLoopbackHost, parseCidrs, secretProblem } from './security.js';
+import { clientIp, inCidrs, isLoopbackHost, originAllowed, parseCidrs, secretProblem } from './security.js';
 
 test('secrets: at least 32 bytes and no documented placeholder', () => {
   assert.match(secretProblem('change-me') ?? '', /placeholder/);
@@ -34,4 +34,12 @@ test('X-Forwarded-For is believed from trusted proxies only, right to left', () 
   assert.equal(clientIp('::ffff:127.0.0.1', '6.6.6.6, 1.2.3.4, 10.0.0.2', trusted), '1.2.3.4', 'spoofed left-most hops are skipped');
   assert.equal(clientIp('127.0.0.1', 'not-an-ip', trusted), '127.0.0.1');
   assert.equal(clientIp('127.0.0.1', undefined, trusted), '127.0.0.1');
+});
+
+test('CORS origins: exact, or any port with ":*"', () => {
+  assert.ok(originAllowed('https://App.example', ['https://app.example']));
+  assert.ok(!originAllowed('https://app.example.evil', ['https://app.example']));
+  assert.ok(originAllowed('http://127.0.0.1:4567', ['http://127.0.0.1:*']));
+  assert.ok(!originAllowed('http://127.0.0.1.evil:4567', ['http://127.0.0.1:*']));
+  assert.ok(!originAllowed('http://127.0.0.1:45x', ['http://127.0.0.1:*']));
 });

@@ -195,3 +195,14 @@ export const revocationCheck =
   (redis: Redis, prefix: string) =>
   async (jti: string): Promise<boolean> =>
     (await redis.exists(revokedKey(prefix, jti))) === 1;
+
+/** Whether a browser `Origin` is in a CORS_ORIGINS list (an entry ending in ":*" allows any port). */
+export function originAllowed(origin: string, allowed: readonly string[]): boolean {
+  const o = origin.toLowerCase();
+  return allowed.some((a) => {
+    const entry = a.toLowerCase();
+    if (!entry.endsWith(':*')) return o === entry;
+    const base = entry.slice(0, -2);
+    return o === base || (o.startsWith(`${base}:`) && /^\d{1,5}$/.test(o.slice(base.length + 1)));
+  });
+}

@@ -194,7 +194,9 @@ describe('two instances on one Redis', { timeout: 180_000 }, () => {
   });
 
   test('a viewer sent to B is redirected to A and plays; when A dies its room is freed for B', async () => {
-    const prefix = { REDIS_URL: redis.url, REDIS_PREFIX: `two${process.pid}` };
+    // The instances' origins differ (ports): each must allow the other's (CORS_ORIGINS) for the
+    // browser to follow a redirect.
+    const prefix = { REDIS_URL: redis.url, REDIS_PREFIX: `two${process.pid}`, CORS_ORIGINS: 'http://127.0.0.1:*' };
     [a, b] = await startTogether(startStack({ ...prefix, INSTANCE_ID: 'inst-a' }), startStack({ ...prefix, INSTANCE_ID: 'inst-b' }));
     const pub = await whipPublish(browser.page, `${a.url}/api/whip/publish/shared`);
     assert.equal(pub.status, 201);

@@ -44,7 +44,7 @@ export function createApiApp(d: ApiDeps, o: ApiHttpOptions): Koa {
   app.proxy = false;
   app.use(tracingMiddleware('api'));
   app.use(errorMiddleware(d.logger));
-  app.use(securityHeaders());
+  app.use(securityHeaders(o.corsOrigins ?? []));
   app.use(clientAddress(o.trustedProxies ?? []));
   app.use(metricsMiddleware(o.metrics));
   app.use(

@@ -4,25 +4,31 @@
 // of ../shared/API.md: a browser request whose Origin is not allowed is refused on mutating
 // routes, and a mutating /api/v1 request that carries a body must say it is JSON.
 import type Koa from 'koa';
-import { clientIp, forbidden, unsupportedMediaType, type Cidr } from '@live-webrtc/shared';
+import { clientIp, forbidden, originAllowed, unsupportedMediaType, type Cidr } from '@live-webrtc/shared';
 
-/** The page's policy: its own script and style files only (no inline code), nothing framed. */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data: blob:",
-  "media-src 'self' blob:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+/**
+ * The page's policy: its own script and style files only (no inline code), nothing framed.
+ * connect-src also names CORS_ORIGINS: the other instances a WHIP/WHEP 307 may send it to.
+ */
+export function contentSecurityPolicy(corsOrigins: readonly string[] = []): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: blob:",
+    "media-src 'self' blob:",
+    ["connect-src 'self'", ...corsOrigins].join(' '),
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
 
-export function securityHeaders(): Koa.Middleware {
+export function securityHeaders(corsOrigins: readonly string[] = []): Koa.Middleware {
+  const csp = contentSecurityPolicy(corsOrigins);
   return async (ctx, next) => {
-    ctx.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    ctx.set('Content-Security-Policy', csp);
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('X-Frame-Options', 'DENY');
     ctx.set('Referrer-Policy', 'no-referrer');
@@ -59,13 +65,12 @@ function originHost(origin: string): string | undefined {
  * unauthenticated OPTIONS learns nothing but the methods), and the cross-site guard.
  */
 export function corsAndOrigin(allowed: string[]): Koa.Middleware {
-  const allow = new Set(allowed.map((o) => o.toLowerCase()));
   return async (ctx, next) => {
     // Case-insensitive: the routers are, so /API/v1/... must not slip past the guard.
     if (!ctx.path.toLowerCase().startsWith('/api/')) return next();
     const origin = ctx.get('Origin');
     const sameOrigin = origin !== '' && originHost(origin) === ctx.get('Host').toLowerCase();
-    const listed = origin !== '' && allow.has(origin.toLowerCase());
+    const listed = origin !== '' && originAllowed(origin, allowed);
     if (listed) {
       ctx.set('Access-Control-Allow-Origin', origin);
       ctx.set('Access-Control-Expose-Headers', EXPOSED);

@@ -11,6 +11,7 @@ import {
   forbidden,
   INTERNAL_PRINCIPAL,
   isLoopbackHost,
+  originAllowed,
   safeEqual,
   unauthorized,
   type Authenticator,
@@ -47,10 +48,9 @@ export const principalOf = (ctx: Koa.Context): Principal => {
 
 /** CORS with an allowlist (CORS_ORIGINS) and the cross-site guard on mutating requests. */
 export function cors(allowed: string[]): Koa.Middleware {
-  const allow = new Set(allowed.map((o) => o.toLowerCase()));
   return async (ctx, next) => {
     const origin = ctx.get('Origin');
-    const listed = origin !== '' && allow.has(origin.toLowerCase());
+    const listed = origin !== '' && originAllowed(origin, allowed);
     ctx.vary('Origin');
     if (listed) {
       ctx.set('Access-Control-Allow-Origin', origin);
