@@ -101,7 +101,8 @@ test('secrets are required, never defaulted; .env.example names every variable',
 
 test("each live-webrtc service's environment, interpolated from .env.example + secrets, passes its config schema", () => {
   const vars: Record<string, string> = { ...example, ANNOUNCED_IP: '203.0.113.7' };
-  for (const s of SECRETS) vars[s] = `secret-${s.toLowerCase()}`;
+  // 32 bytes or more: the services refuse shorter secrets.
+  for (const s of SECRETS) vars[s] = `secret-${s.toLowerCase()}-0123456789abcdef0123456789abcdef`;
   // compose/entrypoint.sh replaces `auto` by the container's address.
   const auto = (k: string, v: string): string => (v !== 'auto' ? v : k === 'SFU_INTERNAL_URL' ? 'http://10.89.0.5:8081' : '10.89.0.5');
   for (const [name, load] of [
@@ -113,7 +114,7 @@ test("each live-webrtc service's environment, interpolated from .env.example + s
     assert.deepEqual(svc.command, [name], `${name} runs the ${name} service`);
     const env = Object.fromEntries(Object.entries(svc.environment ?? {}).map(([k, v]) => [k, auto(k, interpolate(String(v), vars))]));
     assert.doesNotThrow(() => load(env), `${name} rejects its environment`);
-    assert.equal(env['REDIS_URL'], 'redis://:secret-redis_password@redis:6379', `${name} authenticates to Redis`);
+    assert.equal(env['REDIS_URL'], 'redis://:secret-redis_password-0123456789abcdef0123456789abcdef@redis:6379', `${name} authenticates to Redis`);
   }
 });
 

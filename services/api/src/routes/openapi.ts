@@ -1,7 +1,7 @@
 // The API's routes as data: one spec per route (its params, query and body schemas validate
 // requests in http/contract.ts) and the OpenAPI 3.1 document generated from them.
 import { z } from 'zod';
-import { GrantSchema, RecordingStatusSchema, RoomNameSchema } from '@live-webrtc/shared';
+import { GrantSchema, RecordingOptionsSchema, RecordingStatusSchema, RoomNameSchema } from '@live-webrtc/shared';
 import { openApiFrom, type RouteSpec } from '../http/contract.js';
 import { ListQuerySchema } from './recordings.js';
 import { JtiSchema, TokenRequestSchema } from './tokens.js';
@@ -10,6 +10,7 @@ const IdParamSchema = z.string().regex(/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/i, 'not a 
 const RoomParams = z.object({ room: RoomNameSchema });
 const IdParams = z.object({ id: IdParamSchema });
 const OutputParams = z.object({ id: IdParamSchema, output: z.string().regex(/^[a-z0-9_-]{1,32}$/, 'an output name') });
+const OutputFileParams = OutputParams.extend({ file: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a file name') });
 const SessionParams = z.object({ room: RoomNameSchema, session: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) });
 
 // Response objects are open (looseObject): fields may be added, never renamed or dropped.
@@ -172,8 +173,9 @@ export const routeSpecs: RouteSpec[] = [
     method: 'post',
     path: '/api/v1/rooms/:room/recordings',
     tag: 'Recordings',
-    summary: 'Start recording the room',
+    summary: 'Start recording the room (optional body: outputs to make, extra webhook URLs)',
     params: RoomParams,
+    body: RecordingOptionsSchema.optional(),
     responses: {
       201: { description: 'Recording', schema: RecordingViewSchema },
       400: e('Bad room name'),
@@ -237,9 +239,38 @@ export const routeSpecs: RouteSpec[] = [
   },
   {
     method: 'get',
+    path: '/api/v1/recordings/:id/outputs',
+    tag: 'Recordings',
+    summary: 'Every output with status, progress, ETA, size, content type and URL (signedUrl when credentials are required)',
+    params: IdParams,
+    responses: {
+      200: { description: 'Outputs', schema: z.object({ items: z.array(z.looseObject({ name: z.string(), url: z.string() })) }) },
+      400: e('Bad id'),
+      404: e('No such recording'),
+      ...authErrors,
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/recordings/:id/outputs/:output/:file',
+    tag: 'Recordings',
+    summary: 'A file of a multi-file output: HLS playlists and segments, the sprite image and its WebVTT (?token= accepted)',
+    params: OutputFileParams,
+    responses: {
+      200: { description: 'The file', contentType: 'application/octet-stream' },
+      206: { description: 'Part of the file', contentType: 'application/octet-stream' },
+      400: e('Bad id, output or file name'),
+      404: e('No such recording, output or file'),
+      409: e('Output not ready'),
+      416: e('Range outside the file'),
+      ...authErrors,
+    },
+  },
+  {
+    method: 'get',
     path: '/api/v1/recordings/:id/outputs/:output',
     tag: 'Recordings',
-    summary: 'Download an output (Range supported; 302 to a presigned URL with DOWNLOAD_REDIRECT=1 on S3)',
+    summary: 'Download an output, or the HLS master playlist for `hls` (Range supported; 302 to a presigned URL with S3_PRESIGN=1 on S3; ?token= accepted)',
     params: OutputParams,
     responses: {
       200: { description: 'The file', contentType: 'application/octet-stream' },

@@ -275,14 +275,14 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
     id: parseInput(IdSchema, ctx.params['id'], 'id'),
     attempt: runAttempt(ctx.params['attempt']),
   });
-  const authorizeRun = async (ctx: RouterContext, room: string): Promise<void> => {
-    const principal = await d.auth.authenticate(ctx.headers);
-    d.auth.authorize(principal, 'record', room);
+  // The recorder calls these with INTERNAL_TOKEN (internalGuard has already checked it).
+  const authorizeRun = (ctx: RouterContext, room: string): void => {
+    d.auth.authorize(principalOf(ctx), 'record', room);
   };
   router.post('/internal/v1/recordings/:id/runs/:attempt', async (ctx) => {
     const { id, attempt } = runOf(ctx);
     const body = parseInput(OpenTapRequestSchema, await readJsonBody(ctx), 'body');
-    await authorizeRun(ctx, body.room);
+    authorizeRun(ctx, body.room);
     const tap = await d.recordings.openTap(id, attempt, body);
     ctx.status = 201;
     ctx.body = { tracks: tap.tracks };
@@ -290,24 +290,24 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
   router.post('/internal/v1/recordings/:id/runs/:attempt/connect', async (ctx) => {
     const { id, attempt } = runOf(ctx);
     const body = parseInput(ConnectTapRequestSchema, await readJsonBody(ctx), 'body');
-    await authorizeRun(ctx, (await roomOfRecording(id)) ?? '');
+    authorizeRun(ctx, (await roomOfRecording(id)) ?? '');
     await d.recordings.connectTap(id, attempt, body);
     ctx.status = 204;
   });
   router.post('/internal/v1/recordings/:id/runs/:attempt/keyframe', async (ctx) => {
     const { id, attempt } = runOf(ctx);
-    await authorizeRun(ctx, (await roomOfRecording(id)) ?? '');
+    authorizeRun(ctx, (await roomOfRecording(id)) ?? '');
     d.recordings.keyframe(id, attempt);
     ctx.status = 204;
   });
   router.get('/internal/v1/recordings/:id/runs/:attempt', async (ctx) => {
     const { id, attempt } = runOf(ctx);
-    await authorizeRun(ctx, (await roomOfRecording(id)) ?? '');
+    authorizeRun(ctx, (await roomOfRecording(id)) ?? '');
     ctx.body = await d.recordings.tapStatus(id, attempt);
   });
   router.delete('/internal/v1/recordings/:id/runs/:attempt', async (ctx) => {
     const { id, attempt } = runOf(ctx);
-    await authorizeRun(ctx, (await roomOfRecording(id)) ?? '');
+    authorizeRun(ctx, (await roomOfRecording(id)) ?? '');
     d.recordings.closeTap(id, attempt, 'run ended');
     ctx.status = 204;
   });
