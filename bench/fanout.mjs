@@ -70,7 +70,20 @@ async function inbound(pc) {
 // synthetic picture compresses to almost nothing and would flatter the per-viewer cost).
 const y4m = join(tmpdir(), 'lw-bench-640x360-noise.y4m');
 if (!existsSync(y4m)) {
-  execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30,noise=alls=25:allf=t', '-t', '4', '-pix_fmt', 'yuv420p', '-y', y4m]);
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=640x360:rate=30,noise=alls=25:allf=t',
+    '-t',
+    '4',
+    '-pix_fmt',
+    'yuv420p',
+    '-y',
+    y4m,
+  ]);
 }
 const stack = await startStack({ LOG_LEVEL: 'warn', MAX_SUBS_PER_ROOM: '10000', SESSION_TIMEOUT_SECONDS: '60' });
 const browser = await launchBrowser({ fakeVideo: y4m });
@@ -119,8 +132,7 @@ try {
   const ok = rows.filter((r) => !r.saturated);
   const mx = ok.reduce((a, r) => a + r.viewers, 0) / ok.length;
   const my = ok.reduce((a, r) => a + r.workerCpuPct, 0) / ok.length;
-  const slope =
-    ok.reduce((a, r) => a + (r.viewers - mx) * (r.workerCpuPct - my), 0) / ok.reduce((a, r) => a + (r.viewers - mx) ** 2, 0);
+  const slope = ok.reduce((a, r) => a + (r.viewers - mx) * (r.workerCpuPct - my), 0) / ok.reduce((a, r) => a + (r.viewers - mx) ** 2, 0);
   const top = ok[ok.length - 1];
   const perViewerMbps = top.viewers ? top.egressMbps / top.viewers : 0;
   console.log(

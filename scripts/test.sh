@@ -9,5 +9,7 @@ ensure_worker --with-tests
 ensure_build
 log "lint"
 (cd "$ROOT" && npx --no-install eslint --max-warnings=0 .)
+log "format (prettier --check)"
+(cd "$ROOT" && npx --no-install prettier --check --log-level=warn .)
 log "tests"
 exec node "$ROOT/scripts/run-tests.mjs" "${1:-all}"

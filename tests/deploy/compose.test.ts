@@ -114,7 +114,11 @@ test("each live-webrtc service's environment, interpolated from .env.example + s
     assert.deepEqual(svc.command, [name], `${name} runs the ${name} service`);
     const env = Object.fromEntries(Object.entries(svc.environment ?? {}).map(([k, v]) => [k, auto(k, interpolate(String(v), vars))]));
     assert.doesNotThrow(() => load(env), `${name} rejects its environment`);
-    assert.equal(env['REDIS_URL'], 'redis://:secret-redis_password-0123456789abcdef0123456789abcdef@redis:6379', `${name} authenticates to Redis`);
+    assert.equal(
+      env['REDIS_URL'],
+      'redis://:secret-redis_password-0123456789abcdef0123456789abcdef@redis:6379',
+      `${name} authenticates to Redis`,
+    );
   }
 });
 

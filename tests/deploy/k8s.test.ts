@@ -188,7 +188,8 @@ test("each service's environment, filled in as the cluster would, passes its con
     // $(VAR) refers to variables defined earlier in the list, as Kubernetes expands them.
     for (const e of c.env ?? []) {
       if (e.value !== undefined) env[e.name] = e.value.replace(/\$\((\w+)\)/g, (_m, n: string) => env[n] ?? `$(${n})`);
-      else if (e.valueFrom?.secretKeyRef) env[e.name] = `secret-${e.name.toLowerCase()}-0123456789abcdef0123456789abcdef`; // ≥ 32 bytes, as the services require
+      else if (e.valueFrom?.secretKeyRef)
+        env[e.name] = `secret-${e.name.toLowerCase()}-0123456789abcdef0123456789abcdef`; // ≥ 32 bytes, as the services require
       else if (e.valueFrom?.fieldRef) env[e.name] = fields[e.valueFrom.fieldRef.fieldPath] ?? '';
     }
     assert.ok(!Object.values(env).some((v) => v.includes('$(')), `${svc}: every $(VAR) resolves`);

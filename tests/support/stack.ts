@@ -46,6 +46,9 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
     RTC_MAX_PORT: String(rtc.max),
     SFU_WORKERS: '1',
     LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
+    // Raw only unless a test asks for outputs (env or start-request body): transcoding every
+    // recording of every test would load the machine the timing-sensitive tests run on.
+    TRANSCODE_OUTPUTS: 'none',
     ...extraEnv,
   };
   const logs: string[] = [];

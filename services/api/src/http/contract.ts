@@ -155,7 +155,12 @@ export function openApiFrom(specs: RouteSpec[], info: { title: string; version: 
       summary: spec.summary,
       ...(params.length > 0 ? { parameters: params } : {}),
       ...(spec.body
-        ? { requestBody: { required: !spec.body.safeParse(undefined).success, content: { 'application/json': { schema: jsonSchema(spec.body, 'input') } } } }
+        ? {
+            requestBody: {
+              required: !spec.body.safeParse(undefined).success,
+              content: { 'application/json': { schema: jsonSchema(spec.body, 'input') } },
+            },
+          }
         : {}),
       ...(spec.rawBody
         ? {

@@ -270,7 +270,8 @@ export const routeSpecs: RouteSpec[] = [
     method: 'get',
     path: '/api/v1/recordings/:id/outputs/:output',
     tag: 'Recordings',
-    summary: 'Download an output, or the HLS master playlist for `hls` (Range supported; 302 to a presigned URL with S3_PRESIGN=1 on S3; ?token= accepted)',
+    summary:
+      'Download an output, or the HLS master playlist for `hls` (Range supported; 302 to a presigned URL with S3_PRESIGN=1 on S3; ?token= accepted)',
     params: OutputParams,
     responses: {
       200: { description: 'The file', contentType: 'application/octet-stream' },
