@@ -9,8 +9,10 @@ import { JtiSchema, TokenRequestSchema } from './tokens.js';
 const IdParamSchema = z.string().regex(/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/i, 'not a valid id (ULID)');
 const RoomParams = z.object({ room: RoomNameSchema });
 const IdParams = z.object({ id: IdParamSchema });
-const OutputParams = z.object({ id: IdParamSchema, output: z.string().regex(/^[a-z0-9_-]{1,32}$/, 'an output name') });
-const OutputFileParams = OutputParams.extend({ file: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a file name') });
+// Output and file names: any string here; the routes answer 404 for anything that is not one
+// of the recording's outputs or files (traversal attempts included).
+const OutputParams = z.object({ id: IdParamSchema, output: z.string().max(64) });
+const OutputFileParams = OutputParams.extend({ file: z.string().max(256) });
 const SessionParams = z.object({ room: RoomNameSchema, session: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) });
 
 // Response objects are open (looseObject): fields may be added, never renamed or dropped.
