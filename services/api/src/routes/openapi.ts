@@ -314,9 +314,9 @@ export const routeSpecs: RouteSpec[] = [
     method: 'get',
     path: '/',
     tag: 'Operations',
-    summary: 'The web page (publish, watch, record)',
+    summary: 'The web app (publish, watch, rooms, recordings)',
     auth: false,
-    responses: { 200: { description: 'HTML', contentType: 'text/html' } },
+    responses: { 200: { description: 'HTML', contentType: 'text/html' }, 503: e('The web app was not built (web_not_built)') },
   },
   {
     method: 'get',
