@@ -59,6 +59,11 @@ const authErrors = {
   429: e('Rate limited'),
   503: e('Shared state (Redis) or the media server unavailable; retry'),
 };
+/** A stored file: whole, or the part a Range asked for. */
+const fileResponses = {
+  200: { description: 'The file', contentType: 'application/octet-stream' },
+  206: { description: 'Part of the file', contentType: 'application/octet-stream' },
+};
 const redirect = { 307: e('The room lives on another instance: repeat the request there') };
 const sdpAnswer = {
   description: 'Session created; the body is the SDP answer',
@@ -70,6 +75,19 @@ const sdpAnswer = {
   },
 };
 const offer = { contentType: 'application/sdp', description: 'SDP offer' };
+
+/** The CORS preflight of a WHIP/WHEP endpoint. */
+function preflight(tag: 'WHIP' | 'WHEP', path: string): RouteSpec {
+  return {
+    method: 'options',
+    path,
+    tag,
+    summary: 'CORS preflight (no ICE servers here)',
+    auth: false,
+    params: RoomParams,
+    responses: { 204: e('Allowed methods') },
+  };
+}
 
 function sessionRoutes(tag: 'WHIP' | 'WHEP', base: string): RouteSpec[] {
   return [
@@ -118,15 +136,7 @@ export const routeSpecs: RouteSpec[] = [
       415: e('Not application/sdp'),
     },
   },
-  {
-    method: 'options',
-    path: '/api/whip/publish/:room',
-    tag: 'WHIP',
-    summary: 'CORS preflight (no ICE servers here)',
-    auth: false,
-    params: RoomParams,
-    responses: { 204: e('Allowed methods') },
-  },
+  preflight('WHIP', '/api/whip/publish/:room'),
   ...sessionRoutes('WHIP', '/api/whip/publish'),
   {
     method: 'post',
@@ -146,15 +156,7 @@ export const routeSpecs: RouteSpec[] = [
       429: e('Rate limited or MAX_SESSIONS_PER_IP'),
     },
   },
-  {
-    method: 'options',
-    path: '/api/whep/play/:room',
-    tag: 'WHEP',
-    summary: 'CORS preflight (no ICE servers here)',
-    auth: false,
-    params: RoomParams,
-    responses: { 204: e('Allowed methods') },
-  },
+  preflight('WHEP', '/api/whep/play/:room'),
   ...sessionRoutes('WHEP', '/api/whep/play'),
   {
     method: 'get',
@@ -259,8 +261,7 @@ export const routeSpecs: RouteSpec[] = [
     summary: 'A file of a multi-file output: HLS playlists and segments, the sprite image and its WebVTT (?token= accepted)',
     params: OutputFileParams,
     responses: {
-      200: { description: 'The file', contentType: 'application/octet-stream' },
-      206: { description: 'Part of the file', contentType: 'application/octet-stream' },
+      ...fileResponses,
       400: e('Bad id, output or file name'),
       404: e('No such recording, output or file'),
       409: e('Output not ready'),
@@ -276,8 +277,7 @@ export const routeSpecs: RouteSpec[] = [
       'Download an output, or the HLS master playlist for `hls` (Range supported; 302 to a presigned URL with S3_PRESIGN=1 on S3; ?token= accepted)',
     params: OutputParams,
     responses: {
-      200: { description: 'The file', contentType: 'application/octet-stream' },
-      206: { description: 'Part of the file', contentType: 'application/octet-stream' },
+      ...fileResponses,
       302: e('Presigned storage URL'),
       400: e('Bad id or output name'),
       404: e('No such recording or output'),
