@@ -68,6 +68,14 @@ function run(name, cmd, args, opts = {}) {
     child.on('error', (err) => log(`${name} could not start: ${err.message}`));
     child.on('exit', (code, signal) => {
       if (stopping) return;
+      // Exit 2 is a configuration error (shared/src/config.ts), e.g. a service asked to listen
+      // beyond loopback without AUTH_TOKEN: restarting cannot fix it, and a restart loop would
+      // hide the refusal. Stop the product with the service's message on screen.
+      if (code === 2) {
+        log(`${name} refused its configuration (see above); stopping`);
+        shutdown(2);
+        return;
+      }
       if (Date.now() - startedAt > 60_000) backoffMs = 500;
       log(`${name} exited unexpectedly (${signal ?? code}); restarting it in ${backoffMs} ms`);
       setTimeout(() => {

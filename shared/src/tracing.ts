@@ -6,6 +6,7 @@ import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, ty
 import type Koa from 'koa';
 import type { CommonConfig } from './config.js';
 import { routeLabel } from './metrics.js';
+import { traceRedisCommands } from './redisSpans.js';
 
 export { SpanStatusCode, trace, type Tracer };
 
@@ -41,10 +42,12 @@ export async function startTracing(
     serviceName: `${c.OTEL_SERVICE_NAME}-${service}`,
     resource: resourceFromAttributes({ 'service.namespace': c.OTEL_SERVICE_NAME }),
     traceExporter: exporter,
-    // Only our own spans: no auto-instrumentation of every library.
+    // Only our own spans: no auto-instrumentation of every library. Redis and S3 calls get
+    // client spans from redisSpans.ts and storage/s3Spans.ts.
     instrumentations: [],
   });
   sdk.start();
+  traceRedisCommands();
   return () => sdk.shutdown();
 }
 

@@ -35,6 +35,9 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   network_mode?: string;
   ports?: string[];
+  container_name?: string;
+  hostname?: string;
+  deploy?: { replicas?: number };
 }
 const composeText = readFileSync(join(COMPOSE, 'docker-compose.yml'), 'utf8');
 const compose = parse(composeText, { merge: true }) as { services: Record<string, Service> };
@@ -80,8 +83,17 @@ test('the services of a working product, each with a healthcheck and conditional
       assert.match(cond.condition, /^service_(healthy|started|completed_successfully)$/, `${name} -> ${dep} has a condition`);
     }
   }
-  // The recorder scales: nothing of it is bound to a fixed host port or a fixed name.
+  // The recorder scales (`docker compose up --scale recorder=3`): nothing of it is bound to a
+  // fixed host port, container name or host name, and the base file fixes no replica count (the
+  // local podman run sets deploy.replicas in its override: podman-compose ignores --scale).
   assert.equal(s['recorder']!.ports, undefined);
+  assert.equal(s['recorder']!.container_name, undefined);
+  assert.equal(s['recorder']!.hostname, undefined);
+  assert.equal(s['recorder']!.deploy?.replicas, undefined);
+  assert.ok(
+    (s['recorder']!.volumes ?? []).every((v) => v.endsWith(':ro')),
+    'no writable volume every replica would share (each keeps its work directory to itself)',
+  );
   assert.equal(s['recorder']!.environment?.['RECORDER_HOST'], 'auto');
   assert.match(s['sfu']!.ports?.[0] ?? '', /^\$\{RTC_MIN_PORT:-\d+\}-\$\{RTC_MAX_PORT:-\d+\}:.*\/udp$/, 'media ports as a UDP range');
   assert.match(s['sfu']!.environment?.['ANNOUNCED_IP'] ?? '', /^\$\{ANNOUNCED_IP:\?/, 'ANNOUNCED_IP is required');

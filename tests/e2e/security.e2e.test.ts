@@ -17,6 +17,7 @@ import { startStack, type Stack } from '../support/stack.js';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const AUTH_TOKEN = 'security-suite-auth-token-0123456789abcdef';
 const JWT_SECRET = 'security-suite-jwt-secret-0123456789abcdef';
+const METRICS_TOKEN = 'security-suite-metrics-token-0123456789abc';
 
 interface Fixtures {
   publish: string[];
@@ -115,6 +116,15 @@ function assertCleanError(r: Raw, what: string): string {
   return body.error!.code as string;
 }
 
+/** The SFU's routes a recorder drives a capture run through (internal, INTERNAL_TOKEN only). */
+const tapRoutes = (rec: string): { method: string; path: string }[] => [
+  { method: 'POST', path: `/internal/v1/recordings/${rec}/runs/0` },
+  { method: 'POST', path: `/internal/v1/recordings/${rec}/runs/0/connect` },
+  { method: 'POST', path: `/internal/v1/recordings/${rec}/runs/0/keyframe` },
+  { method: 'GET', path: `/internal/v1/recordings/${rec}/runs/0` },
+  { method: 'DELETE', path: `/internal/v1/recordings/${rec}/runs/0` },
+];
+
 async function publish(room: string, offer = fx.publish[0]!, headers: Record<string, string> = admin): Promise<Raw> {
   return raw(stack.url, 'POST', `/api/whip/publish/${room}`, { ...headers, ...sdpType }, offer);
 }
@@ -124,6 +134,8 @@ before(async () => {
   stack = await startStack({
     AUTH_TOKEN,
     JWT_SECRET,
+    // /metrics of all three services behind their own token: in the matrix below.
+    METRICS_TOKEN,
     // The fuzz below sends thousands of requests from 127.0.0.1: limits are tested apart.
     RATE_LIMIT_IP_PER_MINUTE: '0',
     RATE_LIMIT_TOKEN_PER_MINUTE: '0',
@@ -186,7 +198,9 @@ describe('security', () => {
       { method: 'GET', path: '/api/v1/recordings?room=sec-a' },
       { method: 'GET', path: `/api/v1/recordings/${rec}` },
       { method: 'POST', path: `/api/v1/recordings/${rec}/stop` },
+      { method: 'GET', path: `/api/v1/recordings/${rec}/outputs` },
       { method: 'GET', path: `/api/v1/recordings/${rec}/outputs/raw` },
+      { method: 'GET', path: `/api/v1/recordings/${rec}/outputs/hls/index.m3u8` },
       { method: 'DELETE', path: `/api/v1/recordings/${rec}` },
       { method: 'POST', path: '/api/v1/tokens', headers: json, body: JSON.stringify({ room: 'sec-a', grants: ['admin'] }) },
       { method: 'DELETE', path: `/api/v1/tokens/${other.jti}` },
@@ -197,6 +211,12 @@ describe('security', () => {
       // The SFU's own server, reached directly: its internal routes take INTERNAL_TOKEN only.
       { method: 'GET', path: '/internal/v1/rooms/sec-a', base: stack.sfuUrl },
       { method: 'POST', path: '/internal/v1/rooms/sec-a/recordings', base: stack.sfuUrl },
+      // The recorder's tap routes on the SFU (a capture run of the recording above).
+      ...tapRoutes(rec).map((r) => ({ ...r, base: stack.sfuUrl })),
+      // Metrics of the three services: METRICS_TOKEN only, never a user credential.
+      { method: 'GET', path: '/metrics' },
+      { method: 'GET', path: '/metrics', base: stack.sfuUrl },
+      { method: 'GET', path: '/metrics', base: stack.recorderUrl },
     ];
     let cases = 0;
     for (const route of routes) {
@@ -217,9 +237,21 @@ describe('security', () => {
       }
     }
     // The server token still opens the internal routes? No: user credentials never do.
-    for (const path of ['/internal/v1/rooms/sec-a', '/internal/v1/rooms/sec-a/recordings']) {
-      const r = await raw(stack.sfuUrl, path.endsWith('recordings') ? 'POST' : 'GET', path, admin);
-      assert.equal(r.status, 401, `${path} with AUTH_TOKEN`);
+    const internal = [
+      { method: 'GET', path: '/internal/v1/rooms/sec-a' },
+      { method: 'POST', path: '/internal/v1/rooms/sec-a/recordings' },
+      ...tapRoutes(rec),
+    ];
+    for (const { method, path } of internal) {
+      const r = await raw(stack.sfuUrl, method, path, admin);
+      assert.equal(r.status, 401, `${method} ${path} with AUTH_TOKEN`);
+      cases++;
+    }
+    for (const base of [stack.url, stack.sfuUrl, stack.recorderUrl]) {
+      assert.equal((await raw(base, 'GET', '/metrics', admin)).status, 401, `${base}/metrics with AUTH_TOKEN`);
+      const ok = await raw(base, 'GET', '/metrics', { Authorization: `Bearer ${METRICS_TOKEN}` });
+      assert.equal(ok.status, 200, `${base}/metrics with METRICS_TOKEN`);
+      assert.match(ok.text, /^# HELP /m);
       cases++;
     }
     // Control: the same routes answer the server token (the matrix above is not a 404 by typo).
@@ -557,6 +589,7 @@ describe('security', () => {
     for (const [svc, addrVar] of [
       ['api', 'HTTP_ADDR'],
       ['sfu', 'SFU_HTTP_ADDR'],
+      ['recorder', 'RECORDER_HTTP_ADDR'],
     ] as const) {
       const env: Record<string, string> = { PATH: process.env['PATH'] ?? '', [addrVar]: '0.0.0.0:0', REDIS_URL: 'redis://127.0.0.1:1' };
       const child = spawn(process.execPath, [`${ROOT}services/${svc}/dist/main.js`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -567,5 +600,22 @@ describe('security', () => {
       assert.match(stderr, /AUTH_TOKEN/);
       assert.match(stderr, /ALLOW_UNAUTHENTICATED=1/);
     }
+    // `npm start`'s launcher stops on that refusal (exit 2) instead of restarting the service
+    // forever. Both media services are told to listen beyond loopback, so nothing starts at all.
+    const env: Record<string, string> = {
+      PATH: process.env['PATH'] ?? '',
+      REDIS_URL: stack.env['REDIS_URL'] ?? '',
+      REDIS_PREFIX: 'lw-launcher-refusal',
+      HTTP_ADDR: '127.0.0.1:0',
+      SFU_HTTP_ADDR: '0.0.0.0:0',
+      RECORDER_HTTP_ADDR: '0.0.0.0:0',
+    };
+    const launcher = spawn(process.execPath, [`${ROOT}scripts/launch.mjs`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    launcher.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const code = await new Promise<number | null>((resolve) => launcher.once('exit', resolve));
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /refused its configuration/);
+    assert.doesNotMatch(stderr, /restarting it/);
   });
 });

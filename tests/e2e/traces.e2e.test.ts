@@ -1,13 +1,15 @@
 // One trace from the REST request that starts a recording to the recording being ready: the
 // API's span, the SFU's span (traceparent on the internal call), the capture job that the SFU
 // enqueued (trace context in the BullMQ job data) run by the recorder, its ffmpeg run and
-// segment uploads, and the finalize job the capture enqueued, with its own ffmpeg and uploads.
-// Spans are exported over OTLP/HTTP (JSON) to a receiver this test runs on loopback.
+// segment uploads, and the finalize job the capture enqueued, with its own ffmpeg and uploads;
+// the Redis commands and S3 calls made on that path as client spans (storage is Ceph radosgw,
+// a real S3). Spans are exported over OTLP/HTTP (JSON) to a receiver this test runs on loopback.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { launchBrowser, whipPublish, type Browser } from '../support/browser.js';
+import { startCephS3, type S3Server } from '../support/ceph-s3.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 interface Span {
@@ -29,6 +31,7 @@ describe('traces across the queue', { timeout: 180_000 }, () => {
   const spans: Span[] = [];
   let stack: Stack | undefined;
   let browser: Browser | undefined;
+  let s3: S3Server | undefined;
 
   before(async () => {
     receiver = createServer((req, res) => {
@@ -51,12 +54,21 @@ describe('traces across the queue', { timeout: 180_000 }, () => {
   after(async () => {
     await browser?.close();
     await stack?.stop();
+    await s3?.stop();
     await new Promise((r) => receiver.close(r));
   });
 
-  test('API → SFU → capture job → ffmpeg + uploads → finalize job, in one trace', async () => {
+  test('API → SFU → capture job → ffmpeg + uploads → finalize job, with Redis and S3 client spans, in one trace', async () => {
     const port = (receiver.address() as AddressInfo).port;
+    s3 = await startCephS3();
     stack = await startStack({
+      S3_ENDPOINT: new URL(s3.endpoint).host,
+      S3_USE_SSL: '0',
+      S3_PATH_STYLE: '1',
+      S3_REGION: s3.region,
+      S3_BUCKET: 'traced-recordings',
+      S3_ACCESS_KEY: s3.accessKey,
+      S3_SECRET_KEY: s3.secretKey,
       OTEL_EXPORTER_OTLP_ENDPOINT: `127.0.0.1:${port}`,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_SERVICE_NAME: 'lw-trace',
@@ -95,7 +107,7 @@ describe('traces across the queue', { timeout: 180_000 }, () => {
     };
     const names = (): string => [...new Set(spans.map((x) => `${x.service}:${x.name}`))].join(', ');
     const one = (service: string, name: string, where: (x: Span) => boolean = () => true): Span => {
-      const found = spans.find((x) => x.service === `lw-trace-${service}` && x.name === name && where(x));
+      const found = spans.find((x) => x.service === `lw-trace-${service}` && (name === '' || x.name === name) && where(x));
       assert.ok(found, `a ${service} span "${name}"; spans: ${names()}`);
       return found;
     };
@@ -107,11 +119,23 @@ describe('traces across the queue', { timeout: 180_000 }, () => {
     assert.ok(isUnder(capture, sfu), 'the capture job continues the trace of the request that enqueued it');
     const captureFfmpeg = one('recorder', 'ffmpeg', (x) => isUnder(x, capture));
     assert.ok(captureFfmpeg);
-    one('recorder', 'storage.put', (x) => isUnder(x, capture));
+    const segmentPut = one('recorder', 'storage.put', (x) => isUnder(x, capture));
     const finalize = one('recorder', 'job FinalizeRecording', (x) => x.traceId === api.traceId);
     assert.ok(isUnder(finalize, capture), 'the finalize job continues the capture that enqueued it');
-    one('recorder', 'storage.put', (x) => isUnder(x, finalize));
+    const finalPut = one('recorder', 'storage.put', (x) => isUnder(x, finalize));
+    // Client spans: Redis commands inside the API request and the jobs, S3 calls inside uploads.
+    const redisIn = (parent: Span, service: string) => one(service, '', (x) => x.name.startsWith('redis ') && isUnder(x, parent));
+    redisIn(api, 'api');
+    redisIn(sfu, 'sfu');
+    redisIn(capture, 'recorder');
+    redisIn(finalize, 'recorder');
+    const s3In = (parent: Span) =>
+      one('recorder', '', (x) => /^S3 (PutObject|CreateMultipartUpload|UploadPart)$/.test(x.name) && isUnder(x, parent));
+    s3In(segmentPut);
+    s3In(finalPut);
     const inTrace = spans.filter((x) => x.traceId === api.traceId);
+    const count = (prefix: string) => inTrace.filter((x) => x.name.startsWith(prefix)).length;
+    console.log(`# traces: ${count('redis ')} Redis and ${count('S3 ')} S3 client spans`);
     console.log(`# traces: ${inTrace.length} spans in the recording's trace: ${[...new Set(inTrace.map((x) => x.name))].join(', ')}`);
   });
 });

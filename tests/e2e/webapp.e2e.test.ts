@@ -1,12 +1,14 @@
 // The web app in Chromium, used the way a person uses it: a viewer waits for a publisher, two
 // publishers pick devices and publish (the viewer shows them as a grid, with live figures), a
-// publisher whose session the server lost reconnects by itself, the rooms dashboard starts and
+// publisher whose session the server lost reconnects by itself (republish), a publisher whose
+// media path goes silent restarts ICE on the same session, the rooms dashboard starts and
 // stops a recording, the library lists it with its poster and output progress, the detail view
 // plays the MP4 and the HLS output (with the sprite as seek preview) and deletes it after a
 // confirmation, the library fits a phone's width, and <live-webrtc-player> plays the room on
 // another site. Every view gets an axe-core check (no serious or critical violation) and a
 // screenshot kept under test-artifacts/webapp/.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -176,6 +178,44 @@ describe('the web app', { timeout: 240_000 }, () => {
       40_000,
     );
     await viewer.locator('#grid[data-live="1"]').waitFor({ timeout: 20_000 });
+  });
+
+  test('a network change: the publisher restarts ICE on the same session and is live again', async () => {
+    const badge = publisher.locator('#publish-state');
+    await badge.and(publisher.locator('[data-state="live"]')).waitFor({ timeout: 20_000 });
+    const location = await badge.getAttribute('data-location');
+    const restarts = Number((await badge.getAttribute('data-ice-restarts')) ?? '0');
+    // The media path goes silent the way it does when the network under a browser changes: this
+    // stack's mediasoup worker stops answering (SIGSTOP) until the page gives up on the path
+    // and starts an ICE restart; then it answers again and the restart's PATCH completes.
+    const workers = execFileSync('ps', ['-eo', 'pid=,pgid=,comm='], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter(([, pgid, comm]) => Number(pgid) === stack.pid && comm?.startsWith('mediasoup-work'))
+      .map(([pid]) => Number(pid));
+    assert.equal(workers.length, 1, "the stack's one mediasoup worker");
+    const worker = workers[0]!;
+    process.kill(worker, 'SIGSTOP');
+    try {
+      await until('the page restarting ICE', async () => (await badge.innerText()) === 'restarting ICE…', 40_000);
+    } finally {
+      process.kill(worker, 'SIGCONT');
+    }
+    await until(
+      'live again through an ICE restart',
+      async () =>
+        (await badge.getAttribute('data-state')) === 'live' && Number(await badge.getAttribute('data-ice-restarts')) === restarts + 1,
+      30_000,
+    );
+    assert.equal(await badge.getAttribute('data-location'), location, 'the same session: restarted, not republished');
+    await until('sending again', async () => /kbit|Mbit/.test(await text(publisher, '[data-figure="bitrate"]')));
+    await shot(publisher, 'publish-ice-restart.png');
+    // The viewer, whose path went silent too, shows the publisher again.
+    await viewer.locator('#grid[data-live="1"]').waitFor({ timeout: 30_000 });
+    const frames = (): Promise<number> =>
+      viewer.evaluate(() => (document.querySelector('#grid video') as HTMLVideoElement).getVideoPlaybackQuality().totalVideoFrames);
+    const seen = await frames();
+    await until('the viewer decoding again', async () => (await frames()) > seen + 20, 30_000);
   });
 
   test('rooms dashboard: live figures per room, start and stop a recording', async () => {

@@ -66,3 +66,12 @@ test('transcoding and webhooks: defaults, lists checked entry by entry', () => {
     for (const v of ['RECORDER_ROLES', 'TRANSCODE_OUTPUTS', 'WEBHOOK_URLS']) assert.match(text, new RegExp(v));
   }
 });
+
+test('closed by default: a recorder serving beyond loopback needs AUTH_TOKEN and INTERNAL_TOKEN, or the explicit opt-out', () => {
+  assert.throws(() => loadRecorderConfig({ RECORDER_HTTP_ADDR: '0.0.0.0:8083' }), /AUTH_TOKEN: .*beyond loopback.*ALLOW_UNAUTHENTICATED=1/);
+  assert.throws(() => loadRecorderConfig({ RECORDER_HTTP_ADDR: ':8083', AUTH_TOKEN: 'a'.repeat(32) }), /INTERNAL_TOKEN: /);
+  const secrets = { AUTH_TOKEN: 'a'.repeat(32), INTERNAL_TOKEN: 'i'.repeat(32) };
+  assert.equal(loadRecorderConfig({ RECORDER_HTTP_ADDR: ':8083', ...secrets }).RECORDER_HTTP_ADDR.port, 8083);
+  assert.equal(loadRecorderConfig({ RECORDER_HTTP_ADDR: ':8083', ALLOW_UNAUTHENTICATED: '1' }).AUTH_TOKEN, undefined);
+  assert.equal(loadRecorderConfig({ RECORDER_HTTP_ADDR: '[::1]:8083' }).AUTH_TOKEN, undefined, 'loopback only warns');
+});

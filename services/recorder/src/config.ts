@@ -11,6 +11,7 @@ import {
   envListen,
   envOptional,
   envString,
+  exposureProblem,
   loadConfig,
   parseOutputList,
   refineCommonConfig,
@@ -116,6 +117,10 @@ export const recorderConfigSchema = z
   })
   .superRefine((c, ctx) => {
     refineCommonConfig(c, ctx);
+    // Closed by default like the API and the SFU: its HTTP server (readiness, metrics) beyond
+    // loopback needs AUTH_TOKEN, and the SFU's tap routes it calls need INTERNAL_TOKEN.
+    const problem = exposureProblem(c, c.RECORDER_HTTP_ADDR, { needsInternalToken: true });
+    if (problem) ctx.addIssue({ code: 'custom', path: [problem.variable], message: problem.message });
     if (c.RECORDER_RTP_MAX_PORT - c.RECORDER_RTP_MIN_PORT < 3) {
       ctx.addIssue({
         code: 'custom',

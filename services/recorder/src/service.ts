@@ -37,6 +37,9 @@ import {
   RoomRegistry,
   internalAuthHeaders,
   redisKeys,
+  safeEqual,
+  credentialsFrom,
+  warnIfOpen,
   WebhookEmitter,
   type Logger,
 } from '@live-webrtc/shared';
@@ -80,6 +83,7 @@ export interface RunningRecorder {
 
 export async function startRecorder(c: RecorderConfig, opts: StartRecorderOptions = {}): Promise<RunningRecorder> {
   const logger = opts.logger ?? createLogger('recorder', c.LOG_LEVEL);
+  warnIfOpen(c, c.RECORDER_HTTP_ADDR, logger);
   // Fail at start, not at the first recording, when ffmpeg is missing or lacks a format.
   await checkFfmpeg(c.FFMPEG_PATH);
   const keys = redisKeys(c.REDIS_PREFIX);
@@ -243,6 +247,12 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
     opsMiddleware({
       metrics,
       checks: { redis: () => pingRedis(redis), storage: () => storage.check(), ffmpeg: () => checkFfmpeg(c.FFMPEG_PATH) },
+      metricsToken: c.METRICS_TOKEN,
+      // The recorder serves no user routes, so only the operator's AUTH_TOKEN sees why it is not ready.
+      showDetails: (ctx) => {
+        const presented = credentialsFrom(ctx.headers);
+        return Promise.resolve(c.AUTH_TOKEN !== undefined && presented !== undefined && safeEqual(presented, c.AUTH_TOKEN));
+      },
     }),
   );
   const server = await listen(app, c.RECORDER_HTTP_ADDR);

@@ -2,6 +2,7 @@
 //   starting → active → stopping → processing → ready, or failed with a reason.
 // Every transition is timestamped in the manifest.
 import { z } from 'zod';
+import { presentError } from './publicErrors.js';
 
 export const RECORDING_STATUSES = ['starting', 'active', 'stopping', 'processing', 'ready', 'failed'] as const;
 export type RecordingStatus = (typeof RECORDING_STATUSES)[number];
@@ -138,7 +139,7 @@ export function presentRecording(r: Recording) {
     id: r.id,
     room: r.room,
     status: r.status,
-    error: r.error,
+    error: presentError(r.error),
     startedAt: r.startedAt,
     stoppedAt: r.stoppedAt,
     durationMs: r.durationMs,
@@ -151,7 +152,7 @@ export function presentRecording(r: Recording) {
       progress: o.progress,
       durationMs: o.durationMs,
       etaSeconds: o.etaSeconds ?? null,
-      error: o.error ?? null,
+      error: presentError(o.error),
     })),
     transitions: r.transitions,
     trigger: r.trigger,

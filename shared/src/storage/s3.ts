@@ -18,6 +18,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { traceS3Client } from './s3Spans.js';
 import { assertSafeKey, type ByteRange, type ObjectInfo, type Storage } from './storage.js';
 
 export interface S3StorageOptions {
@@ -92,6 +93,7 @@ export class S3Storage implements Storage {
     });
     this.#bucket = opts.bucket;
     this.#prefix = opts.keyPrefix ?? '';
+    traceS3Client(this.#client, opts.bucket);
   }
 
   #key(key: string): string {

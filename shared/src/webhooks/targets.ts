@@ -81,9 +81,11 @@ export async function checkWebhookTarget(url: string, allowPrivate: boolean, res
     try {
       addresses = (await resolve(host, { all: true, verbatim: true })).map((a) => a.address);
     } catch (err) {
+      // The resolver's code only (ENOTFOUND…): its message can describe this host's resolver setup.
+      const why = (err as { code?: unknown }).code;
       throw new WebhookTargetError(
         'webhook_target_unresolvable',
-        `${host} does not resolve: ${err instanceof Error ? err.message : String(err)}`,
+        `${host} does not resolve (${typeof why === 'string' ? why : 'lookup failed'})`,
       );
     }
   }
@@ -91,7 +93,8 @@ export async function checkWebhookTarget(url: string, allowPrivate: boolean, res
   if (bad !== undefined || addresses.length === 0) {
     throw new WebhookTargetError(
       'webhook_target_private',
-      `${host} resolves to a non-public address (${bad ?? 'none'}); set WEBHOOK_ALLOW_PRIVATE=1 to allow`,
+      // Which address it resolved to is not said: the answer would map internal names for a caller.
+      `${host} resolves to a non-public address; set WEBHOOK_ALLOW_PRIVATE=1 to allow`,
     );
   }
 }

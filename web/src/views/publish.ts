@@ -140,6 +140,8 @@ export const publishView: View = (root, route) => {
         const { state, message } = (ev as CustomEvent<LinkStateDetail>).detail;
         setBadge(badge, state, state === 'live' ? `live in “${room.value}”` : message);
         badge.dataset['location'] = link?.location ?? '';
+        // How many network changes the session survived by an ICE restart (tests and support read it).
+        badge.dataset['iceRestarts'] = String(link?.iceRestarts ?? 0);
         if (state === 'live') sampler = link?.pc ? new StatsSampler(link.pc, 'send') : null;
         if (state === 'failed') {
           say(`Publish failed: ${message}`, 'error');
