@@ -385,6 +385,7 @@ describe('the web app', { timeout: 240_000 }, () => {
     const states = await page.evaluate(() => (window as unknown as { states: string[] }).states);
     assert.ok(states.includes('connecting') && states.includes('live'), `statechange events: ${states.join(', ')}`);
     await shot(page, 'embed.png');
+    await accessible(page, 'embedded player');
     // Removing the element ends its session on the server.
     await page.evaluate(() => document.querySelector('live-webrtc-player')?.remove());
     await page.close();
