@@ -602,8 +602,10 @@ describe('security', () => {
     }
     // `npm start`'s launcher stops on that refusal (exit 2) instead of restarting the service
     // forever. Both media services are told to listen beyond loopback, so nothing starts at all.
-    const env: Record<string, string> = {
-      PATH: process.env['PATH'] ?? '',
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      AUTH_TOKEN: undefined,
+      ALLOW_UNAUTHENTICATED: undefined,
       REDIS_URL: stack.env['REDIS_URL'] ?? '',
       REDIS_PREFIX: 'lw-launcher-refusal',
       HTTP_ADDR: '127.0.0.1:0',
