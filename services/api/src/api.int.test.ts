@@ -13,6 +13,7 @@ import {
   createLogger,
   createRedis,
   LocalStorage,
+  publicFailureMessage,
   recordingKeys,
   RecordingStore,
   redisKeys,
@@ -180,14 +181,15 @@ describe('the recordings API', () => {
         { name: 'raw', file: 'raw.webm', contentType: 'video/webm', size: null, status: 'processing', progress: 0, durationMs: null },
       ],
     }));
-    await store.fail(rec.id, 'no_media', 'no decodable media reached the recorder');
+    // The stored detail is the operator's (paths, hosts): the API shows the code's own message.
+    await store.fail(rec.id, 'no_media', 'no RTP on 127.0.0.1:50002 within 15000 ms (/var/lib/lw/.work/x)');
     const body = (await (await get(`/api/v1/recordings/${rec.id}`)).json()) as {
       status: string;
       error: { code: string; message: string };
       outputs: { status: string }[];
     };
     assert.equal(body.status, 'failed');
-    assert.deepEqual(body.error, { code: 'no_media', message: 'no decodable media reached the recorder' });
+    assert.deepEqual(body.error, { code: 'no_media', message: publicFailureMessage('no_media') });
     assert.deepEqual(
       body.outputs.map((o) => o.status),
       ['failed'],
