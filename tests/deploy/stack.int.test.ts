@@ -246,8 +246,9 @@ describe('the compose stack on podman', { timeout: 900_000 }, () => {
       assert.ok(victim, 'one recorder holds the capture');
       await sh('podman', ['kill', victim]);
       timings['killedAt'] = Date.now();
-      // Today (without recorder takeover on this branch) the SFU still forwards to the dead
-      // recorder; stopping the recording must still end it in a terminal state, not hang.
+      // Whatever the survivor makes of it (a takeover as a new run, liveness.ts, asserted in
+      // tests/e2e/faults.e2e.test.ts; or a failure when nothing was stored yet), stopping the
+      // recording must end it in a terminal state, not hang.
       await sleep(3000);
       assert.equal((await apiJson('POST', `/api/v1/recordings/${id}/stop`)).status, 202);
       const final = await until(
