@@ -585,24 +585,17 @@ describe('security', () => {
     assert.deepEqual(Object.values(ready.checks), ['ok', 'ok']);
   });
 
-  test('closed by default: beyond loopback without AUTH_TOKEN the services refuse to start', { timeout: 30_000 }, async () => {
-    for (const [svc, addrVar] of [
-      ['api', 'HTTP_ADDR'],
-      ['sfu', 'SFU_HTTP_ADDR'],
-      ['recorder', 'RECORDER_HTTP_ADDR'],
-    ] as const) {
-      const env: Record<string, string> = { PATH: process.env['PATH'] ?? '', [addrVar]: '0.0.0.0:0', REDIS_URL: 'redis://127.0.0.1:1' };
-      const child = spawn(process.execPath, [`${ROOT}services/${svc}/dist/main.js`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  test('closed by default: beyond loopback without AUTH_TOKEN the services refuse to start', { timeout: 120_000 }, async () => {
+    /** Runs a script to its exit: its code and what it wrote to stderr. */
+    const exitOf = (script: string, env: Record<string, string | undefined>): Promise<{ code: number | null; stderr: string }> => {
+      const child = spawn(process.execPath, [`${ROOT}${script}`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-      assert.equal(code, 2, `${svc}: ${stderr}`);
-      assert.match(stderr, /AUTH_TOKEN/);
-      assert.match(stderr, /ALLOW_UNAUTHENTICATED=1/);
-    }
+      return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
+    };
     // `npm start`'s launcher stops on that refusal (exit 2) instead of restarting the service
     // forever. Both media services are told to listen beyond loopback, so nothing starts at all.
-    const env: Record<string, string | undefined> = {
+    const launcherEnv: Record<string, string | undefined> = {
       ...process.env,
       AUTH_TOKEN: undefined,
       ALLOW_UNAUTHENTICATED: undefined,
@@ -612,12 +605,32 @@ describe('security', () => {
       SFU_HTTP_ADDR: '0.0.0.0:0',
       RECORDER_HTTP_ADDR: '0.0.0.0:0',
     };
-    const launcher = spawn(process.execPath, [`${ROOT}scripts/launch.mjs`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    launcher.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const code = await new Promise<number | null>((resolve) => launcher.once('exit', resolve));
-    assert.equal(code, 2, stderr);
-    assert.match(stderr, /refused its configuration/);
-    assert.doesNotMatch(stderr, /restarting it/);
+    // The three services at once (each is a Node start-up, slow on a loaded machine), then the
+    // launcher alone: it gives the SFU 30 s to come up, which a start-up competing with three
+    // others on a loaded 2-core machine can miss.
+    const services = await Promise.all(
+      (
+        [
+          ['api', 'HTTP_ADDR'],
+          ['sfu', 'SFU_HTTP_ADDR'],
+          ['recorder', 'RECORDER_HTTP_ADDR'],
+        ] as const
+      ).map(([svc, addrVar]) =>
+        exitOf(`services/${svc}/dist/main.js`, {
+          PATH: process.env['PATH'] ?? '',
+          [addrVar]: '0.0.0.0:0',
+          REDIS_URL: 'redis://127.0.0.1:1',
+        }),
+      ),
+    );
+    const launcher = await exitOf('scripts/launch.mjs', launcherEnv);
+    for (const [i, { code, stderr }] of services.entries()) {
+      assert.equal(code, 2, `${['api', 'sfu', 'recorder'][i]}: ${stderr}`);
+      assert.match(stderr, /AUTH_TOKEN/);
+      assert.match(stderr, /ALLOW_UNAUTHENTICATED=1/);
+    }
+    assert.equal(launcher.code, 2, launcher.stderr);
+    assert.match(launcher.stderr, /refused its configuration/);
+    assert.doesNotMatch(launcher.stderr, /restarting it/);
   });
 });
