@@ -83,6 +83,31 @@ async function waitStatus(stack: Stack, id: string, statuses: string[], timeoutM
   throw new Error(`recording ${id} did not reach ${statuses.join('/')}: ${JSON.stringify(rec)}\n${stack.logs.slice(-30).join('\n')}`);
 }
 
+/**
+ * The room's recording: started through the API, or (409) the one RECORD_ENABLED already
+ * started when the publisher came.
+ */
+async function startRecording(stack: Stack, room: string): Promise<string> {
+  const started = await api<RecordingView>(stack, 'POST', `/api/v1/rooms/${room}/recordings`);
+  if (started.status === 201) return started.body.id;
+  assert.equal(started.status, 409, JSON.stringify(started.body));
+  const list = await api<{ items: RecordingView[] }>(stack, 'GET', `/api/v1/recordings?room=${room}&limit=5`);
+  const live = list.body.items.find((r) => r.status === 'starting' || r.status === 'active');
+  assert.ok(live, `room ${room}: 409 but no live recording (${JSON.stringify(list.body)})`);
+  return live.id;
+}
+
+/** Publishes to `room`, retrying while the SFU is not back yet (after a restart). */
+async function publishWhenUp(stack: Stack, page: Browser['page'], room: string, timeoutMs: number): Promise<{ location: string }> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await whipPublish(page, `${stack.url}/api/whip/publish/${room}`).catch(() => ({ status: 0, location: '' }));
+    if (r.status === 201) return r;
+    if (Date.now() > until) throw new Error(`could not publish to ${room} again (last status ${r.status})`);
+    await sleep(200);
+  }
+}
+
 /** Pids of the processes whose parent is `pid`, with their command lines. */
 async function childrenOf(pid: number): Promise<{ pid: number; cmd: string }[]> {
   const out: { pid: number; cmd: string }[] = [];
@@ -195,9 +220,7 @@ describe('fault suite: recordings survive crashes, restarts, reconnects and stor
     try {
       const publisher = await whipPublish(browser.page, `${stack.url}/api/whip/publish/${room}`);
       assert.equal(publisher.status, 201);
-      const started = await api<RecordingView>(stack, 'POST', `/api/v1/rooms/${room}/recordings`);
-      assert.equal(started.status, 201, JSON.stringify(started.body));
-      const id = started.body.id;
+      const id = await startRecording(stack, room);
       assert.equal((await waitStatus(stack, id, ['active'], 30_000)).status, 'active');
       await sleep(BEFORE_S * 1000);
       const frames = nextFirstFrame(sub, id);
@@ -242,7 +265,8 @@ describe('fault suite: recordings survive crashes, restarts, reconnects and stor
   }
 
   test('local storage: recorder, ffmpeg, publisher and Redis faults', async () => {
-    const stack = await startStack({ SEGMENT_SECONDS: '2', RECORD_REJOIN_GRACE_SECONDS: '10' });
+    // RECORD_ENABLED: a room is recorded from its first publisher (and, after an SFU restart, again).
+    const stack = await startStack({ SEGMENT_SECONDS: '2', RECORD_REJOIN_GRACE_SECONDS: '10', RECORD_ENABLED: '1' });
     let second: ChildProcess | undefined;
     try {
       second = await secondRecorder(stack);
@@ -265,7 +289,7 @@ describe('fault suite: recordings survive crashes, restarts, reconnects and stor
       const stuck = await scenario(stack, 'f-stuck', 'ffmpeg stuck (SIGSTOP)', 1, async ({ id, redis }) => {
         const o = await captureOwner(redis, id);
         if (o.ffmpegPid) kill(o.ffmpegPid, 'SIGSTOP');
-        return { newRun: true, note: 'stall detection RECORDER_STUCK_MS=1500' };
+        return { newRun: true, note: 'stall: packets unread 500 ms (RECORDER_STUCK_MS)' };
       });
       assertRecovered(stuck);
 
@@ -304,6 +328,32 @@ describe('fault suite: recordings survive crashes, restarts, reconnects and stor
         return { newRun: false };
       });
       assertRecovered(redisRestart);
+
+      // The API is not on the media path: killed and restarted by the launcher, nothing is lost.
+      const apiRestart = await scenario(stack, 'f-api', 'API SIGKILL (launcher restarts it)', 0, async () => {
+        const a = (await childrenOf(stack.pid)).find((c) => c.cmd.includes('services/api/'));
+        assert.ok(a, 'the launcher runs the API');
+        kill(a.pid, 'SIGKILL');
+        for (let i = 0; i < 300 && !(await fetch(`${stack.url}/healthz`).catch(() => null))?.ok; i++) await sleep(100);
+        return { newRun: false };
+      });
+      assertRecovered(apiRestart);
+
+      // The SFU crashes (the launcher restarts it) and the publisher publishes again once it is
+      // back: the same recording continues as a new run (a gap stays a gap), never left
+      // unfinished; with RECORD_ENABLED nothing starts a second recording of the room.
+      const sfuRestart = await scenario(stack, 'f-sfu', 'SFU SIGKILL, publisher back once it restarted', null, async ({ publisher }) => {
+        const s = (await childrenOf(stack.pid)).find((c) => c.cmd.includes('services/sfu/'));
+        assert.ok(s, 'the launcher runs the SFU');
+        kill(s.pid, 'SIGKILL');
+        await browser.page.evaluate(() => (window as unknown as { __pub?: RTCPeerConnection }).__pub?.close());
+        const back = await publishWhenUp(stack, browser.page, 'f-sfu', 30_000);
+        publisher.location = back.location;
+        return { newRun: true, note: 'SFU downtime and republish counted in media lost' };
+      });
+      assertRecovered(sfuRestart);
+      const f = await api<{ items: RecordingView[] }>(stack, 'GET', `/api/v1/recordings?room=f-sfu&limit=10`);
+      assert.equal(f.body.items.length, 1, `one recording of the room across the SFU restart: ${JSON.stringify(f.body.items)}`);
     } finally {
       if (second && second.exitCode === null) second.kill('SIGTERM');
       await keepLogs(stack, 'local');
