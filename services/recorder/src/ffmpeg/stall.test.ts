@@ -3,7 +3,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseRxQueues, StallDetector } from './stall.js';
+import { parseRxQueues, processBusy, StallDetector } from './stall.js';
 
 const HEAD = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops';
 const line = (port: number, rx: number) =>
@@ -67,4 +67,41 @@ test('without a readable socket table the detector says it is not available', as
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(d.available, false);
   d.stop();
+});
+
+test('process state: waiting for the CPU or the disk is busy, stopped or asleep is not', () => {
+  const stat = (s: string) => `1234 (ffmpeg (x)) ${s} 1 1234 1234 0 -1 4194560 100 0 0 0 5 3 0 0 25 5 1 0 100 1000 200`;
+  assert.equal(processBusy(stat('R')), true);
+  assert.equal(processBusy(stat('D')), true);
+  assert.equal(processBusy(stat('T')), false);
+  assert.equal(processBusy(stat('S')), false);
+  assert.equal(processBusy(''), false, 'gone');
+});
+
+test('a busy process is not declared stuck; a stopped one is', async () => {
+  const proc = await fakeProc();
+  try {
+    await mkdir(join(proc.root, '4321'));
+    const setState = (s: string) => writeFile(join(proc.root, '4321/stat'), `4321 (ffmpeg) ${s} 1 4321`);
+    await setState('R');
+    let stuck: number | null = null;
+    const d = new StallDetector({
+      ports: [50000],
+      stuckMs: 100,
+      intervalMs: 10,
+      pid: 4321,
+      procRoot: proc.root,
+      onStuck: (ms) => (stuck = ms),
+    });
+    d.start();
+    await proc.set(3000);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(stuck, null, 'runnable (waiting for the CPU): it will catch up');
+    await setState('T');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(stuck !== null, 'stopped: stuck');
+    d.stop();
+  } finally {
+    await proc.done();
+  }
 });

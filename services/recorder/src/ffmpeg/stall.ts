@@ -8,6 +8,13 @@
 // not once been empty for `stuckMs`. This needs no progress output and no question to the SFU,
 // and it reacts in stuckMs + one sample instead of several progress periods. Where /proc is not
 // there (not Linux), `available` is false and the caller keeps its slower progress-based check.
+//
+// Not every undrained queue is a stuck ffmpeg: on a loaded machine ffmpeg may wait its turn
+// for the CPU (state R) or for a slow disk (D) for a few hundred ms and then catch up; the
+// kernel keeps the packets meanwhile (a restart would lose more than the wait). So the verdict
+// also needs ffmpeg's process state to be neither: stopped (T), asleep with packets waiting (S:
+// it is not reading), or dead. A spinning or disk-wedged ffmpeg is left to the caller's
+// progress-based check.
 import { readFile } from 'node:fs/promises';
 
 /** Bytes waiting in the receive queue of each local UDP port listed in a /proc/net/udp(6) file. */
@@ -25,6 +32,12 @@ export function parseRxQueues(text: string): Map<number, number> {
   return queues;
 }
 
+/** True when a /proc/PID/stat line says running/runnable (R) or in uninterruptible (disk) sleep (D). */
+export function processBusy(stat: string): boolean {
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state === 'R' || state === 'D';
+}
+
 export interface StallDetectorOptions {
   /** ffmpeg's RTP/RTCP ports (the ones it reads, not a relay's). */
   ports: readonly number[];
@@ -32,6 +45,8 @@ export interface StallDetectorOptions {
   stuckMs: number;
   /** Called once, when ffmpeg is found stuck, with how long it has not drained its queues. */
   onStuck: (undrainedMs: number) => void;
+  /** ffmpeg's pid: its state (/proc/PID/stat) decides between busy and stuck. */
+  pid?: number | undefined;
   /** Sample interval, ms. Default 50. */
   intervalMs?: number;
   procRoot?: string;
@@ -75,6 +90,13 @@ export class StallDetector {
     this.#timer = undefined;
   }
 
+  /** True while ffmpeg waits for the CPU or the disk (it will catch up by itself). */
+  async #busy(root: string): Promise<boolean> {
+    if (this.#o.pid === undefined) return false;
+    const stat = await readFile(`${root}/${this.#o.pid}/stat`, 'utf8').catch(() => '');
+    return processBusy(stat);
+  }
+
   async #sample(): Promise<void> {
     if (this.#sampling || this.#fired) return;
     this.#sampling = true;
@@ -102,7 +124,7 @@ export class StallDetector {
       this.#undrainedSamples++;
       const undrained = now - this.#drainedAt;
       this.#longest = Math.max(this.#longest, undrained);
-      if (undrained >= this.#o.stuckMs && this.#undrainedSamples >= 3 && this.#timer) {
+      if (undrained >= this.#o.stuckMs && this.#undrainedSamples >= 3 && this.#timer && !(await this.#busy(root))) {
         this.#fired = true;
         this.stop();
         this.#o.onStuck(undrained);

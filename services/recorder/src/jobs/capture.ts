@@ -535,6 +535,7 @@ class Capture {
     const stall = new StallDetector({
       ports: this.#ports.flatMap((p) => [p.rtpPort, p.rtcpPort]),
       stuckMs: d.settings.stuckMs,
+      pid: ff.pid,
       onStuck: (undrainedMs) => {
         if (this.#ending || !ff.running) return;
         this.#log.warn({ undrainedMs }, 'ffmpeg stopped reading its input; restarting the run');
