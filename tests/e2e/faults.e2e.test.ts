@@ -364,7 +364,7 @@ describe('fault suite: recordings survive crashes, restarts, reconnects and stor
       const stuck = await scenario(stack, 'f-stuck', 'ffmpeg stuck (SIGSTOP)', 1, async ({ id, redis }) => {
         const o = await captureOwner(redis, id);
         if (o.ffmpegPid) kill(o.ffmpegPid, 'SIGSTOP');
-        return { newRun: true, note: 'stall: packets unread 500 ms (RECORDER_STUCK_MS)' };
+        return { newRun: true, note: 'stall: packets unread 300 ms (RECORDER_STUCK_MS)' };
       });
       assertRecovered(stuck);
 

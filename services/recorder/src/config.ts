@@ -58,9 +58,10 @@ export const recorderConfigSchema = z
     /**
      * ffmpeg that left packets unread in its sockets this long (or, where /proc/net/udp cannot be
      * read, made no progress for 3× this, at least 1.5 s) is stuck: the capture continues as a
-     * new run, ms. Default 500.
+     * new run, ms. Default 300 (a busy ffmpeg, waiting for the CPU or the disk, is never called
+     * stuck by the queues: see ffmpeg/stall.ts).
      */
-    RECORDER_STUCK_MS: envInt(500, 200, 60_000),
+    RECORDER_STUCK_MS: envInt(300, 200, 60_000),
     /** This recorder's id in Redis (heartbeat, claims). Default hostname-pid-random. */
     RECORDER_ID: envOptional(),
     /** Scratch space for segments before upload and for finalize. Default `${RECORD_DIR}/.work`. */
