@@ -67,7 +67,22 @@ export const OpenTapRequestSchema = z.object({
   firstSegment: z.number().int().nonnegative(),
 });
 export type OpenTapRequest = z.infer<typeof OpenTapRequestSchema>;
-export const OpenTapResponseSchema = z.object({ tracks: z.array(CaptureTrackSchema).min(1).max(16) });
+/**
+ * Where the SFU sends a track's media from (its PlainTransport's local address and RTP port):
+ * the recorder accepts packets on the run's ports from there only, so a stranger's RTCP BYE
+ * cannot end a capture.
+ */
+export const TapSourceSchema = z.object({
+  trackId: z.string().min(1).max(64),
+  ip: z.string().min(1).max(64),
+  rtpPort: z.number().int().min(1).max(65535),
+});
+export type TapSource = z.infer<typeof TapSourceSchema>;
+export const OpenTapResponseSchema = z.object({
+  tracks: z.array(CaptureTrackSchema).min(1).max(16),
+  /** Absent from an older SFU: then the recorder cannot filter by source. */
+  sources: z.array(TapSourceSchema).max(16).optional(),
+});
 export type OpenTapResponse = z.infer<typeof OpenTapResponseSchema>;
 
 /** ffmpeg has bound its ports: connect, resume, and ask for keyframes until the first frame. */

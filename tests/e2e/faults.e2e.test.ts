@@ -83,6 +83,31 @@ async function waitStatus(stack: Stack, id: string, statuses: string[], timeoutM
   throw new Error(`recording ${id} did not reach ${statuses.join('/')}: ${JSON.stringify(rec)}\n${stack.logs.slice(-30).join('\n')}`);
 }
 
+/**
+ * The room's recording: started through the API, or (409) the one RECORD_ENABLED already
+ * started when the publisher came.
+ */
+async function startRecording(stack: Stack, room: string): Promise<string> {
+  const started = await api<RecordingView>(stack, 'POST', `/api/v1/rooms/${room}/recordings`);
+  if (started.status === 201) return started.body.id;
+  assert.equal(started.status, 409, JSON.stringify(started.body));
+  const list = await api<{ items: RecordingView[] }>(stack, 'GET', `/api/v1/recordings?room=${room}&limit=5`);
+  const live = list.body.items.find((r) => r.status === 'starting' || r.status === 'active');
+  assert.ok(live, `room ${room}: 409 but no live recording (${JSON.stringify(list.body)})`);
+  return live.id;
+}
+
+/** Publishes to `room`, retrying while the SFU is not back yet (after a restart). */
+async function publishWhenUp(stack: Stack, page: Browser['page'], room: string, timeoutMs: number): Promise<{ location: string }> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await whipPublish(page, `${stack.url}/api/whip/publish/${room}`).catch(() => ({ status: 0, location: '' }));
+    if (r.status === 201) return r;
+    if (Date.now() > until) throw new Error(`could not publish to ${room} again (last status ${r.status})`);
+    await sleep(200);
+  }
+}
+
 /** Pids of the processes whose parent is `pid`, with their command lines. */
 async function childrenOf(pid: number): Promise<{ pid: number; cmd: string }[]> {
   const out: { pid: number; cmd: string }[] = [];
@@ -157,7 +182,9 @@ describe('fault suite: recordings survive crashes, restarts, reconnects and stor
     console.log('# fault table');
     console.log('# | fault | media lost (s) | target (s) | final status | time to recover (ms) | note |');
     for (const r of rows)
-      console.log(`# | ${r.fault} | ${r.lostS.toFixed(2)} | ≤ ${r.targetS ?? '—'} | ${r.status} | ${r.recoverMs ?? '—'} | ${r.note} |`);
+      console.log(
+        `# | ${r.fault} | ${Number.isNaN(r.lostS) ? '—' : r.lostS.toFixed(2)} | ≤ ${r.targetS ?? '—'} | ${r.status} | ${r.recoverMs ?? '—'} | ${r.note} |`,
+      );
   });
 
   /** A second recorder against the same stack (own ports, same storage and work directory). */
@@ -178,6 +205,88 @@ describe('fault suite: recordings survive crashes, restarts, reconnects and stor
     throw new Error('second recorder did not start');
   }
 
+  /** Seconds missing in a ready recording's raw output, and the span from its first to its last flash. */
+  async function measure(stack: Stack, id: string, name: string): Promise<{ lostS: number; spanS: number }> {
+    const dl = await fetch(`${stack.url}/api/v1/recordings/${id}/outputs/raw`);
+    const file = join(dir, `${name}.webm`);
+    await writeFile(file, Buffer.from(await dl.arrayBuffer()));
+    const a = await analyzeFlashBeep(file);
+    return {
+      lostS: Math.max(secondsMissing(a.flashes), secondsMissing(a.beeps)),
+      spanS: a.flashes.length > 1 ? a.flashes[a.flashes.length - 1]! - a.flashes[0]! : 0,
+    };
+  }
+
+  /**
+   * The SFU crashes (the launcher restarts it) and the publisher publishes again once it is
+   * back. However long the restart takes, no recording of the room is left unfinished and the
+   * room is recorded again: the same recording continues as a new run when the SFU is back
+   * within the rejoin grace; past it, that recording is finalized and RECORD_ENABLED starts a
+   * new one when the publisher is back.
+   */
+  async function sfuRestart(stack: Stack): Promise<Row> {
+    const room = 'f-sfu';
+    const fault = 'SFU SIGKILL, publisher back once it restarted';
+    console.log(`# fault ${fault}: starting at ${new Date().toISOString()}`);
+    const sub = new Redis(stack.env['REDIS_URL']!, { maxRetriesPerRequest: null });
+    let polling = true;
+    try {
+      assert.equal((await whipPublish(browser.page, `${stack.url}/api/whip/publish/${room}`)).status, 201);
+      const first = await startRecording(stack, room);
+      assert.equal((await waitStatus(stack, first, ['active'], 30_000)).status, 'active');
+      await sleep(BEFORE_S * 1000);
+      const frames = nextFirstFrame(sub, first);
+      await sleep(100);
+      const sfu = (await childrenOf(stack.pid)).find((c) => c.cmd.includes('services/sfu/'));
+      assert.ok(sfu, 'the launcher runs the SFU');
+      const t0 = Date.now();
+      kill(sfu.pid, 'SIGKILL');
+      await browser.page.evaluate(() => (window as unknown as { __pub?: RTCPeerConnection }).__pub?.close());
+      const back = await publishWhenUp(stack, browser.page, room, 90_000);
+      const backMs = Date.now() - t0;
+      const newRecording = async (): Promise<string> => {
+        while (polling) {
+          const l = await api<{ items: RecordingView[] }>(stack, 'GET', `/api/v1/recordings?room=${room}&limit=10`);
+          const other = l.body.items.find((r) => r.id !== first && r.status === 'active');
+          if (other) return other.id;
+          await sleep(200);
+        }
+        return '';
+      };
+      const again = await Promise.race([frames.until().then(() => first), newRecording(), sleep(60_000).then(() => '')]);
+      polling = false;
+      const recoverMs = Date.now() - t0;
+      assert.ok(again, `the room is recorded again after the SFU restart\n${stack.logs.slice(-30).join('\n')}`);
+      await sleep(AFTER_S * 1000);
+      const stopped = await api<RecordingView>(stack, 'POST', `/api/v1/recordings/${again}/stop`);
+      assert.equal(stopped.status, 202, JSON.stringify(stopped.body));
+      await fetch(back.location, { method: 'DELETE' }).catch(() => {});
+      await browser.page.evaluate(() => (window as unknown as { __pub?: RTCPeerConnection }).__pub?.close());
+      const all = (await api<{ items: RecordingView[] }>(stack, 'GET', `/api/v1/recordings?room=${room}&limit=10`)).body.items;
+      const finals = await Promise.all(all.map((r) => waitStatus(stack, r.id, ['ready'], 180_000)));
+      const status = finals.every((f) => f.status === 'ready') ? 'ready' : finals.map((f) => f.status).join('+');
+      const m = status === 'ready' ? await measure(stack, again, room) : { lostS: NaN, spanS: NaN };
+      const row: Row = {
+        fault,
+        lostS: again === first ? m.lostS : NaN,
+        spanS: m.spanS,
+        targetS: null,
+        status,
+        recoverMs,
+        note:
+          again === first
+            ? `same recording continued (SFU answering again after ${backMs} ms; its downtime counts as lost)`
+            : `SFU answering again after ${backMs} ms, past the rejoin grace: the first recording was finalized, RECORD_ENABLED started a new one (${finals.length} recordings, all ${status})`,
+      };
+      rows.push(row);
+      console.log(`# fault ${JSON.stringify(row)}`);
+      return row;
+    } finally {
+      polling = false;
+      sub.disconnect();
+    }
+  }
+
   /**
    * One recording with one fault: publish, record BEFORE_S, fault, wait for the next run's first
    * frame (unless the fault needs none), record AFTER_S, stop, wait ready, measure the output.
@@ -195,9 +304,7 @@ describe('fault suite: recordings survive crashes, restarts, reconnects and stor
     try {
       const publisher = await whipPublish(browser.page, `${stack.url}/api/whip/publish/${room}`);
       assert.equal(publisher.status, 201);
-      const started = await api<RecordingView>(stack, 'POST', `/api/v1/rooms/${room}/recordings`);
-      assert.equal(started.status, 201, JSON.stringify(started.body));
-      const id = started.body.id;
+      const id = await startRecording(stack, room);
       assert.equal((await waitStatus(stack, id, ['active'], 30_000)).status, 'active');
       await sleep(BEFORE_S * 1000);
       const frames = nextFirstFrame(sub, id);
@@ -210,16 +317,7 @@ describe('fault suite: recordings survive crashes, restarts, reconnects and stor
       const stopped = await api<RecordingView>(stack, 'POST', `/api/v1/recordings/${id}/stop`);
       assert.equal(stopped.status, 202, JSON.stringify(stopped.body));
       const final = await waitStatus(stack, id, ['ready'], 180_000);
-      let lostS = NaN;
-      let spanS = NaN;
-      if (final.status === 'ready') {
-        const dl = await fetch(`${stack.url}/api/v1/recordings/${id}/outputs/raw`);
-        const file = join(dir, `${room}.webm`);
-        await writeFile(file, Buffer.from(await dl.arrayBuffer()));
-        const a = await analyzeFlashBeep(file);
-        lostS = Math.max(secondsMissing(a.flashes), secondsMissing(a.beeps));
-        spanS = a.flashes.length > 1 ? a.flashes[a.flashes.length - 1]! - a.flashes[0]! : 0;
-      }
+      const { lostS, spanS } = final.status === 'ready' ? await measure(stack, id, room) : { lostS: NaN, spanS: NaN };
       const row: Row = {
         fault,
         lostS,
@@ -242,7 +340,8 @@ describe('fault suite: recordings survive crashes, restarts, reconnects and stor
   }
 
   test('local storage: recorder, ffmpeg, publisher and Redis faults', async () => {
-    const stack = await startStack({ SEGMENT_SECONDS: '2', RECORD_REJOIN_GRACE_SECONDS: '10' });
+    // RECORD_ENABLED: a room is recorded from its first publisher (and, after an SFU restart, again).
+    const stack = await startStack({ SEGMENT_SECONDS: '2', RECORD_REJOIN_GRACE_SECONDS: '10', RECORD_ENABLED: '1' });
     let second: ChildProcess | undefined;
     try {
       second = await secondRecorder(stack);
@@ -265,7 +364,7 @@ describe('fault suite: recordings survive crashes, restarts, reconnects and stor
       const stuck = await scenario(stack, 'f-stuck', 'ffmpeg stuck (SIGSTOP)', 1, async ({ id, redis }) => {
         const o = await captureOwner(redis, id);
         if (o.ffmpegPid) kill(o.ffmpegPid, 'SIGSTOP');
-        return { newRun: true, note: 'stall detection RECORDER_STUCK_MS=1500' };
+        return { newRun: true, note: 'stall: packets unread 300 ms (RECORDER_STUCK_MS)' };
       });
       assertRecovered(stuck);
 
@@ -304,6 +403,20 @@ describe('fault suite: recordings survive crashes, restarts, reconnects and stor
         return { newRun: false };
       });
       assertRecovered(redisRestart);
+
+      // The API is not on the media path: killed and restarted by the launcher, nothing is lost.
+      const apiRestart = await scenario(stack, 'f-api', 'API SIGKILL (launcher restarts it)', 0, async () => {
+        const a = (await childrenOf(stack.pid)).find((c) => c.cmd.includes('services/api/'));
+        assert.ok(a, 'the launcher runs the API');
+        kill(a.pid, 'SIGKILL');
+        for (let i = 0; i < 300 && !(await fetch(`${stack.url}/healthz`).catch(() => null))?.ok; i++) await sleep(100);
+        return { newRun: false };
+      });
+      assertRecovered(apiRestart);
+
+      // The SFU crashes; the room is recorded again once it is back, nothing left unfinished.
+      const sfu = await sfuRestart(stack);
+      assert.equal(sfu.status, 'ready', sfu.note);
     } finally {
       if (second && second.exitCode === null) second.kill('SIGTERM');
       await keepLogs(stack, 'local');

@@ -56,8 +56,13 @@ export const recorderConfigSchema = z
     RECORDER_MEDIA_TIMEOUT_SECONDS: envInt(60, 0, 86_400),
     /** Heartbeat TTL in Redis, ms: a killed recorder's captures move to a new run about this long after. Default 1000. */
     RECORDER_HEARTBEAT_TTL_MS: envInt(1000, 300, 60_000),
-    /** ffmpeg that made no progress this long is stuck: the capture continues as a new run, ms. Default 1500. */
-    RECORDER_STUCK_MS: envInt(1500, 500, 60_000),
+    /**
+     * ffmpeg that left packets unread in its sockets this long (or, where /proc/net/udp cannot be
+     * read, made no progress for 3× this, at least 1.5 s) is stuck: the capture continues as a
+     * new run, ms. Default 300 (a busy ffmpeg, waiting for the CPU or the disk, is never called
+     * stuck by the queues: see ffmpeg/stall.ts).
+     */
+    RECORDER_STUCK_MS: envInt(300, 200, 60_000),
     /** This recorder's id in Redis (heartbeat, claims). Default hostname-pid-random. */
     RECORDER_ID: envOptional(),
     /** Scratch space for segments before upload and for finalize. Default `${RECORD_DIR}/.work`. */

@@ -5,7 +5,9 @@
 //   - stopping with no claim → finalized from what storage holds, or failed `abandoned`;
 //   - processing with no finalize job pending → finalize queued again;
 //   - a queued run whose job vanished (Redis lost it) → queued again.
-import { jobIds, QUEUES, type CaptureClaim, type JobQueues, type Logger, type Recording } from '@live-webrtc/shared';
+// A killed recorder is noticed by its presence connection closing (presence.ts, ~0.2 s) or, when
+// that cannot tell, by its heartbeat lapsing (the TTL).
+import { jobIds, QUEUES, type CaptureClaim, type JobQueues, type Logger, type Recording, type RecorderPresence } from '@live-webrtc/shared';
 import { continueAsNewRun, finalizeOrFail } from './jobs/capture.js';
 import type { RecorderDeps } from './jobs/deps.js';
 
@@ -13,6 +15,8 @@ export interface LivenessOptions {
   deps: RecorderDeps;
   queues: JobQueues;
   logger: Logger;
+  /** Tells a dead recorder by its closed Redis connection, before its heartbeat lapses. */
+  presence?: RecorderPresence;
   /** How often to heartbeat and look for lapsed recorders, ms. Default TTL / 4. */
   beatMs?: number;
   /** How often to sweep, ms. Default 3000. */
@@ -60,10 +64,18 @@ export class RecorderLiveness {
     if (this.#busy || this.#stopped) return;
     this.#busy = true;
     try {
-      for (const claim of await deps.runs.all()) {
-        if (claim.recorderId === '' || claim.recorderId === deps.recorderId) continue;
-        if (await deps.runs.isAlive(claim.recorderId)) continue;
-        await this.#takeOver(claim);
+      const others = (await deps.runs.all()).filter((c) => c.recorderId !== '' && c.recorderId !== deps.recorderId);
+      const { presence } = this.#o;
+      if (others.length > 0) await presence?.scan();
+      for (const claim of others) {
+        const closed = presence?.gone(claim.recorderId) ?? false;
+        if (!closed && (await deps.runs.isAlive(claim.recorderId))) continue;
+        if (closed) {
+          // Its process is gone: its heartbeat goes too, so the SFU closes its taps now.
+          await deps.runs.unregister(claim.recorderId);
+          presence?.forget(claim.recorderId);
+        }
+        await this.#takeOver(claim, closed ? 'connection closed' : 'heartbeat lapsed');
       }
     } catch (err) {
       logger.debug({ err }, 'heartbeat/takeover tick failed');
@@ -72,7 +84,7 @@ export class RecorderLiveness {
     }
   }
 
-  async #takeOver(claim: CaptureClaim): Promise<void> {
+  async #takeOver(claim: CaptureClaim, why: string): Promise<void> {
     const { deps, logger } = this.#o;
     const ok = await continueAsNewRun(
       deps,
@@ -83,8 +95,8 @@ export class RecorderLiveness {
     if (ok) {
       deps.metrics.takeovers.inc();
       logger.warn(
-        { recordingId: claim.recordingId, deadRecorder: claim.recorderId, attempt: claim.attempt + 1 },
-        "recorder's heartbeat lapsed; its capture continues as a new run",
+        { recordingId: claim.recordingId, deadRecorder: claim.recorderId, attempt: claim.attempt + 1, why },
+        'recorder died; its capture continues as a new run',
       );
     }
   }

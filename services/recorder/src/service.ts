@@ -34,6 +34,8 @@ import {
   RecordingStore,
   RecordingLifecycle,
   CaptureRuns,
+  presenceConnectionName,
+  RecorderPresence,
   RoomRegistry,
   internalAuthHeaders,
   redisKeys,
@@ -231,7 +233,10 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
     if (job && /stalled/i.test(err.message))
       logger.warn({ jobId: job.id }, 'capture job stalled (its recorder died); liveness hands it on');
   });
-  const liveness = new RecorderLiveness({ deps, queues, logger });
+  // An idle connection named after this recorder: when the process dies, Redis drops it at once
+  // and the other recorders take its captures over without waiting for the heartbeat TTL.
+  const presenceConn = createRedis(c.REDIS_URL, presenceConnectionName(c.REDIS_PREFIX, recorderId), { purpose: 'workers', logger });
+  const liveness = new RecorderLiveness({ deps, queues, logger, presence: new RecorderPresence(redis, c.REDIS_PREFIX) });
   await liveness.start();
   // What an earlier life of this recorder left unuploaded goes to storage first (in the
   // background: storage may still be down).
@@ -288,6 +293,7 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
     }
     if (endedByShutdown.size > 0) logger.warn({ recordings: [...endedByShutdown] }, 'finalize still pending at shutdown; left queued');
     await liveness.stop();
+    presenceConn.disconnect();
     await finalizeWorker.close();
     stopRetention();
     transcodeShutdown.abort(new Error('recorder shutting down'));

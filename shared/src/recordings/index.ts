@@ -7,3 +7,4 @@ export * from './outputs.js';
 export * from './jobTrace.js';
 export * from './outputTokens.js';
 export * from './publicErrors.js';
+export * from './presence.js';

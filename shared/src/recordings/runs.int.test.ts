@@ -12,6 +12,7 @@ import { LocalStorage } from '../storage/local.js';
 import { recordingKeys } from '../storage/storage.js';
 import { RecordingLifecycle } from './lifecycle.js';
 import { TransitionError } from './model.js';
+import { presenceConnectionName, RecorderPresence } from './presence.js';
 import { CaptureRuns } from './runs.js';
 import { RecordingStore } from './store.js';
 
@@ -151,5 +152,30 @@ describe('recording lifecycle and capture runs on real Redis', () => {
     const manifest = JSON.parse(await readFile(join(recDir, 'manifest.json'), 'utf8')) as { status: string };
     assert.equal(manifest.status, 'stopping', 'the newest version landed');
     assert.ok(await storage.stat(recordingKeys.manifest(rec.id)));
+  });
+  test('a recorder whose process is gone is known at once by its presence connection; a live one is not', async () => {
+    const prefix = `pres${process.pid}x${++n}`;
+    const watcherConn = createRedis(server.url, 'watcher');
+    const alive = createRedis(server.url, presenceConnectionName(prefix, 'alive-1'));
+    const dying = createRedis(server.url, presenceConnectionName(prefix, 'dying-1'));
+    try {
+      await Promise.all([alive.ping(), dying.ping(), watcherConn.ping()]);
+      const presence = new RecorderPresence(watcherConn, prefix);
+      await presence.scan();
+      assert.equal(presence.gone('alive-1'), false);
+      assert.equal(presence.gone('dying-1'), false);
+      assert.equal(presence.gone('never-seen'), false, 'a recorder never seen is left to the heartbeat TTL');
+      dying.disconnect(); // what the kernel does to a killed process's sockets
+      await sleep(50);
+      await presence.scan();
+      assert.equal(presence.gone('dying-1'), false, 'one missing list is not enough');
+      await presence.scan();
+      assert.equal(presence.gone('dying-1'), true);
+      assert.equal(presence.gone('alive-1'), false);
+    } finally {
+      alive.disconnect();
+      dying.disconnect();
+      watcherConn.disconnect();
+    }
   });
 });

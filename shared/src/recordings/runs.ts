@@ -49,11 +49,20 @@ if cur and cjson.decode(cur).attempt == tonumber(ARGV[2]) then redis.call('hdel'
 return 0`;
 
 export class CaptureRuns {
+  /** When this connection last came back after losing Redis (a restart, a network cut). */
+  #reconnectedAt = 0;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     readonly heartbeatTtlMs = RECORDER_HEARTBEAT_TTL_MS,
-  ) {}
+  ) {
+    let connected = redis.status === 'ready';
+    redis.on('ready', () => {
+      if (connected) this.#reconnectedAt = Date.now();
+      connected = true;
+    });
+  }
 
   /** Refreshes a recorder's heartbeat. */
   async heartbeat(recorderId: string): Promise<void> {
@@ -70,8 +79,17 @@ export class CaptureRuns {
     await this.redis.multi().del(this.keys.recorder(recorderId)).srem(this.keys.recorders, recorderId).exec();
   }
 
+  /**
+   * Whether the recorder's heartbeat is current. Right after this connection came back (Redis
+   * restarted or was unreachable), every recorder counts as alive for two TTLs: their
+   * heartbeats expired while nobody could write them, and they need a beat to renew them
+   * (otherwise a Redis restart would look like every recorder dying at once).
+   */
   async isAlive(recorderId: string): Promise<boolean> {
-    return (await this.redis.exists(this.keys.recorder(recorderId))) === 1;
+    const exists = await this.redis.exists(this.keys.recorder(recorderId));
+    // Checked after the answer: a question asked while Redis was away is answered after it is back.
+    if (Date.now() - this.#reconnectedAt < 2 * this.heartbeatTtlMs) return true;
+    return exists === 1;
   }
 
   /** Ids of recorders whose heartbeat is current (stale set members are pruned). */

@@ -189,7 +189,10 @@ export function runFfmpeg(inv: FfmpegInvocation, opts: RunFfmpegOptions = {}): F
 
 /**
  * Resolves when this ffmpeg can do what the recorder needs (SDP input, segment/Matroska/WebM
- * output, concat input); fluent-ffmpeg caches the answer, so later calls are cheap.
+ * output, concat input); fluent-ffmpeg caches the answer, so later calls are cheap. It also
+ * fills fluent-ffmpeg's encoder list, which every run consults before it spawns ffmpeg: left
+ * empty, the first capture of a process (a takeover on a fresh recorder) would wait for an
+ * extra `ffmpeg -encoders` first (up to a second on a loaded machine).
  */
 export function checkFfmpeg(ffmpegPath?: string): Promise<void> {
   if (ffmpegPath) ffmpeg.setFfmpegPath(ffmpegPath);
@@ -204,8 +207,8 @@ export function checkFfmpeg(ffmpegPath?: string): Promise<void> {
         ['webm', 'canMux'],
       ];
       const missing = need.filter(([f, cap]) => !formats[f]?.[cap]).map(([f, cap]) => `${f} (${cap === 'canMux' ? 'muxer' : 'demuxer'})`);
-      if (missing.length > 0) reject(new Error(`ffmpeg lacks ${missing.join(', ')}`));
-      else resolve();
+      if (missing.length > 0) return reject(new Error(`ffmpeg lacks ${missing.join(', ')}`));
+      ffmpeg.getAvailableEncoders((e) => (e ? reject(e instanceof Error ? e : new Error(String(e))) : resolve()));
     });
   });
 }

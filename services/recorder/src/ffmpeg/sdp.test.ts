@@ -100,3 +100,25 @@ test('values that could inject SDP lines are refused', () => {
 test('an SDP needs a track', () => {
   assert.throws(() => buildCaptureSdp({ host: '127.0.0.1', sessionName: 's', tracks: [] }), RangeError);
 });
+
+test('sources become one session-level source filter before the m-lines; other-family addresses are left out', () => {
+  const sdp = buildCaptureSdp({
+    host: '10.0.0.5',
+    sessionName: 's',
+    tracks: [{ kind: 'video', codec: vp8, rtpPort: 50000 }],
+    sources: ['10.0.0.7', '10.0.0.5', '10.0.0.7', '::1'],
+  });
+  const lines = sdp.split('\r\n');
+  const filter = lines.indexOf('a=source-filter: incl IN IP4 * 10.0.0.7 10.0.0.5');
+  assert.ok(filter > 0, sdp);
+  assert.ok(filter < lines.findIndex((l) => l.startsWith('m=')), 'session level: before the first m-line');
+  assert.doesNotMatch(
+    buildCaptureSdp({ host: '10.0.0.5', sessionName: 's', tracks: [{ kind: 'video', codec: vp8, rtpPort: 50000 }] }),
+    /source-filter/,
+  );
+  assert.doesNotMatch(
+    buildCaptureSdp({ host: '10.0.0.5', sessionName: 's', tracks: [{ kind: 'video', codec: vp8, rtpPort: 50000 }], sources: ['::1'] }),
+    /source-filter/,
+    'no address of the family left: no filter (not one that accepts nothing)',
+  );
+});

@@ -1,7 +1,7 @@
 // The SDP ffmpeg reads to receive a capture's RTP: one m-line per track, each on an even port
 // (ffmpeg ignores `a=rtcp:` and always reads RTCP on RTP port + 1), with the rtpmap/fmtp the
 // SFU's consumer sends. Pure: no I/O.
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import type { Codec } from '@live-webrtc/shared';
 
 export interface SdpTrack {
@@ -17,6 +17,12 @@ export interface CaptureSdpOptions {
   /** Free text for the s= line (e.g. the recording id). */
   sessionName: string;
   tracks: readonly SdpTrack[];
+  /**
+   * The only addresses ffmpeg accepts packets from (`a=source-filter`, RFC 4570; ffmpeg drops
+   * datagrams from any other sender): the SFU's, and the recorder's own (its RTCP BYE at stop).
+   * Addresses of the other IP family are left out; none left (or none given) = no filter.
+   */
+  sources?: readonly string[] | undefined;
 }
 
 // SDP is line-based: a value with a line break (or a space in a token) would inject lines.
@@ -49,6 +55,10 @@ export function buildCaptureSdp(o: CaptureSdpOptions): string {
   const ipVer = isIPv6(o.host) ? 'IP6' : 'IP4';
   const session = o.sessionName.replace(/[^\x20-\x7e]/g, '_') || '-';
   const lines = ['v=0', `o=- 0 0 IN ${ipVer} ${o.host}`, `s=${session}`, `c=IN ${ipVer} ${o.host}`, 't=0 0'];
+  const family = isIPv6(o.host) ? 6 : 4;
+  const sources = [...new Set(o.sources ?? [])].filter((a) => isIP(a) === family);
+  // Session level, before the m= lines: ffmpeg copies it to every stream.
+  if (sources.length > 0) lines.push(`a=source-filter: incl IN ${ipVer} * ${sources.join(' ')}`);
   const ports = new Set<number>();
   for (const t of o.tracks) {
     const { rtpPort, codec } = t;

@@ -11,7 +11,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { createSocket } from 'node:dgram';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
@@ -36,6 +37,7 @@ import {
 import { loadRecorderConfig } from '../config.js';
 import { ffprobe, probePackets } from '../ffmpeg/probe.js';
 import { boundUdpPorts } from '../ports.js';
+import { rtcpBye } from '../rtcp.js';
 import { startRecorder, type RunningRecorder } from '../service.js';
 
 interface RedisServer {
@@ -126,7 +128,8 @@ async function fakeSfu(conn: Redis, keys: ReturnType<typeof redisKeys>, prefix: 
       const run = `${id}/${attempt}`;
       if (req.method === 'POST' && !action) {
         open.add(run);
-        return send(201, { tracks: TRACKS });
+        // Where "the SFU" sends from: the sender ffmpeg below, on 127.0.0.1.
+        return send(201, { tracks: TRACKS, sources: TRACKS.map((t) => ({ trackId: t.trackId, ip: '127.0.0.1', rtpPort: 9 })) });
       }
       if (!open.has(run)) return send(404, { error: { code: 'tap_not_found', message: run } });
       if (req.method === 'POST' && action === '/connect') {
@@ -404,5 +407,48 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
     const raw = r?.outputs.find((o) => o.name === 'raw');
     assert.ok(raw?.durationMs && raw.durationMs > 1900, `raw output holds the media so far (${raw?.durationMs} ms)`);
     t.diagnostic(`close() took ${closeMs.toFixed(0)} ms; raw ${raw?.durationMs} ms after the first 2 s segment was stored`);
+  });
+  test("a stranger's RTCP BYE does not end the capture: its ports accept the SFU's address only", { timeout: 90_000 }, async (t) => {
+    const s = await setup(t);
+    const { rec, messages } = await s.startCapture();
+    const hello = await s.listening(messages);
+    const [videoPort, audioPort] = s.portsOf(hello);
+    const sdp = await readFile(join(s.config.RECORDER_WORK_DIR, rec.id, 'run-0.sdp'), 'utf8');
+    assert.match(sdp, /^a=source-filter: incl IN IP4 \* 127\.0\.0\.1\r$/m, 'ffmpeg is told to accept the SFU only');
+    const sentSeconds = 6;
+    const sender = sendRtp(videoPort, audioPort, sentSeconds);
+    s.children.push(sender);
+    const senderExit = once(sender, 'exit');
+    await waitFor('first-frame', () => messages.some((m) => m.type === 'first-frame'), 10_000);
+    // The stranger: another socket, on another loopback address, sends what ends ffmpeg's input
+    // at stop (rtcp.ts): a BYE for every stream, a few times over.
+    const stranger = createSocket('udp4');
+    t.after(() => stranger.close());
+    await new Promise<void>((r) => stranger.bind({ address: '127.0.0.2', port: 0 }, r));
+    for (let i = 0; i < 3; i++) {
+      for (const [n, p] of hello.tracks.entries()) {
+        const bye = rtcpBye(TRACKS.find((x) => x.trackId === p.trackId)?.ssrc ?? n);
+        await new Promise<void>((r, j) => stranger.send(bye, p.rtcpPort, '127.0.0.1', (err) => (err ? j(err) : r())));
+      }
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await s.store.get(rec.id))?.status, 'active', 'still recording after the BYE');
+    assert.ok(!messages.some((m) => m.type === 'capture-ended'), 'the capture did not end');
+    await senderExit;
+    await requestStop(s.store, s.conn, s.keys, rec.id);
+    const ready = await waitFor(
+      'ready',
+      async () => {
+        const r = await s.store.get(rec.id);
+        if (r?.status === 'failed') throw new Error(`recording failed: ${JSON.stringify(r.error)}`);
+        return r?.status === 'ready' ? r : null;
+      },
+      30_000,
+    );
+    assert.equal(messages.filter((m) => m.type === 'listening').length, 1, 'one run: the BYE did not end it');
+    const raw = ready.outputs.find((o) => o.name === 'raw');
+    const recordedS = (raw?.durationMs ?? 0) / 1000;
+    assert.ok(recordedS >= sentSeconds - 1.5, `recorded ${recordedS} s of the ${sentSeconds} s sent`);
+    t.diagnostic(`stranger's BYEs ignored: recorded ${recordedS.toFixed(3)} s of ${sentSeconds} s sent, one run`);
   });
 });

@@ -31,15 +31,18 @@ import {
   type Logger,
   type Recording,
   type RecordingMessage,
+  type TapSource,
 } from '@live-webrtc/shared';
 import type { Job } from 'bullmq';
 import { captureArgs, segmentIndexOf } from '../ffmpeg/args.js';
 import { runFfmpeg, type FfmpegExit, type FfmpegProcess } from '../ffmpeg/runner.js';
 import { buildCaptureSdp } from '../ffmpeg/sdp.js';
+import { StallDetector } from '../ffmpeg/stall.js';
 import { waitUntilBound, type PortPair } from '../ports.js';
 import { sendRtcpBye } from '../rtcp.js';
 import { RtpRelay } from '../rtp/relay.js';
 import { toFfmpegVp9Packet } from '../rtp/vp9.js';
+import { acceptedSenders, relaySource } from '../rtp/sources.js';
 import { TapError } from '../sfu/tapClient.js';
 import { recordingWorkDir, type RecorderDeps } from './deps.js';
 import { forgetPid, rememberPid } from './leftovers.js';
@@ -210,6 +213,8 @@ class Capture {
   readonly #stop = deferred<CaptureEndReason>();
   /** Tracks of this run's tap, as the SFU consumes them. */
   #tracks: CaptureTrack[] = [];
+  /** Where the SFU sends each track from (absent from an older SFU). */
+  #sources: TapSource[] = [];
   /** SFU instance serving this run's tap. */
   #sfu = '';
   #tapOpen = false;
@@ -230,6 +235,8 @@ class Capture {
   #keyframeTimer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   #uploader: SegmentUploader | undefined;
+  #stall: StallDetector | undefined;
+  #stallStarted = false;
 
   constructor(d: RecorderDeps, data: CaptureRecording, run: number, log: Logger, signal: AbortSignal, job: Job) {
     this.#d = d;
@@ -317,6 +324,9 @@ class Capture {
         // it (it closes our tap then), so the handover loses (almost) nothing.
         continued = await this.#handOnIfNeeded(reason);
         if (continued) await this.#waitTapReplaced(d.settings.handoverWaitMs ?? 8000);
+      } else if (CONTINUES.has(reason)) {
+        // The next run starts while this one's ffmpeg is being stopped.
+        continued = await this.#handOnIfNeeded(reason);
       }
       let exit: FfmpegExit;
       if (running.running) {
@@ -335,7 +345,14 @@ class Capture {
       const { uploaded, failed } = await this.#uploader.finish();
       await this.#firstFrameSaved;
       this.#log.info(
-        { reason, exit: { code: exit.code, signal: exit.signal, killed: exit.killed }, uploaded, failed, continued },
+        {
+          reason,
+          exit: { code: exit.code, signal: exit.signal, killed: exit.killed },
+          uploaded,
+          failed,
+          continued,
+          longestUndrainedMs: this.#stall?.longestUndrainedMs,
+        },
         'capture run ended',
       );
       if (continued) return this.#ended('continued', reason, uploaded + failed);
@@ -376,11 +393,13 @@ class Capture {
       if (stopped) return stopped;
       try {
         this.#sfu = await d.tap.ownerOf(this.#data.room);
-        this.#tracks = await d.tap.open(this.#sfu, this.#id, this.#attempt, {
+        const tap = await d.tap.open(this.#sfu, this.#id, this.#attempt, {
           room: this.#data.room,
           recorderId: d.recorderId,
           firstSegment: this.#run,
         });
+        this.#tracks = tap.tracks;
+        this.#sources = tap.sources ?? [];
         this.#tapOpen = true;
         return null;
       } catch (err) {
@@ -506,12 +525,26 @@ class Capture {
   }
 
   /**
-   * While the run records: ffmpeg stalled (progress file not growing) → new run; the tap gone
-   * (SFU restarted, or it closed our tap) → new run; a keyframe asked for before each segment
-   * boundary.
+   * While the run records: ffmpeg stalled (packets wait unread in its sockets, see
+   * ffmpeg/stall.ts; or, where that cannot be seen, its progress file stops growing) → new run;
+   * the tap gone (SFU restarted, or it closed our tap) → new run; a keyframe asked for before
+   * each segment boundary.
    */
   #watchRun(ff: FfmpegProcess, progressPath: string): void {
     const d = this.#d;
+    const stall = new StallDetector({
+      ports: this.#ports.flatMap((p) => [p.rtpPort, p.rtcpPort]),
+      stuckMs: d.settings.stuckMs,
+      pid: ff.pid,
+      onStuck: (undrainedMs) => {
+        if (this.#ending || !ff.running) return;
+        this.#log.warn({ undrainedMs }, 'ffmpeg stopped reading its input; restarting the run');
+        this.#stop.resolve('ffmpeg_stuck');
+      },
+    });
+    this.#stall = stall;
+    // The progress file is the fallback: slower (ffmpeg reports every half second).
+    const progressStuckMs = Math.max(3 * d.settings.stuckMs, 1500);
     let lastSize = -1;
     let lastGrowth = Date.now();
     /** RTP bytes the SFU had sent when ffmpeg last made progress. */
@@ -531,12 +564,17 @@ class Capture {
         // ffmpeg reports progress only once its probe found a frame: stalls count from then on.
         // ffmpeg also reports nothing while no packet arrives (publisher away): stuck means no
         // progress *while the SFU keeps sending*.
+        // ffmpeg's queues are watched from its first frame on (before, it is probing).
+        if (this.#sawFirstFrame && stall.available && !this.#stallStarted) {
+          this.#stallStarted = true;
+          stall.start();
+        }
         if (!this.#sawFirstFrame) lastGrowth = Date.now();
         else if (size !== lastSize) {
           lastSize = size;
           lastGrowth = Date.now();
           sentAtGrowth = sent;
-        } else if (ff.running && Date.now() - lastGrowth > d.settings.stuckMs && sentAtGrowth >= 0 && sent > sentAtGrowth + 1000) {
+        } else if (ff.running && Date.now() - lastGrowth > progressStuckMs && sentAtGrowth >= 0 && sent > sentAtGrowth + 1000) {
           this.#log.warn({ stalledMs: Date.now() - lastGrowth }, 'ffmpeg stopped making progress; restarting the run');
           this.#stop.resolve('ffmpeg_stuck');
         }
@@ -579,6 +617,7 @@ class Capture {
   #endWatching(): void {
     clearInterval(this.#pollTimer);
     clearInterval(this.#watchTimer);
+    this.#stall?.stop();
     clearTimeout(this.#firstFrameTimer);
     clearTimeout(this.#keyframeTimer);
     this.#unsubscribe?.();
@@ -596,6 +635,7 @@ class Capture {
         host: d.settings.host,
         sessionName: `live-webrtc ${this.#id} run ${this.#run}`,
         tracks: this.#tracks.map((t, i) => ({ kind: t.kind, codec: t.codec, rtpPort: this.#ports[i]!.rtpPort })),
+        sources: acceptedSenders(this.#sources, d.settings.host),
       });
       // A file, not stdin: ffmpeg may exit before reading a pipe (EPIPE) and a file is
       // there to look at afterwards.
@@ -652,7 +692,13 @@ class Capture {
       this.#relayPorts.push(listen!);
       const pt = t.codec.payloadType;
       this.#relays.push(
-        await RtpRelay.start({ host: d.settings.host, listen: listen!, target: this.#ports[i]!, rewrite: (m) => toFfmpegVp9Packet(m, pt) }),
+        await RtpRelay.start({
+          host: d.settings.host,
+          listen: listen!,
+          target: this.#ports[i]!,
+          rewrite: (m) => toFfmpegVp9Packet(m, pt),
+          ...relaySource(this.#sources, t.trackId),
+        }),
       );
       this.#announced[i] = listen!;
     }

@@ -6,9 +6,9 @@ import {
   OpenTapRequestSchema,
   OpenTapResponseSchema,
   TapStatusSchema,
-  type CaptureTrack,
   type ConnectTapRequest,
   type OpenTapRequest,
+  type OpenTapResponse,
   type RoomRegistry,
   type TapStatus,
 } from '@live-webrtc/shared';
@@ -44,9 +44,9 @@ export class TapClient {
     return where.owner.internalUrl;
   }
 
-  async open(base: string, recordingId: string, attempt: number, req: OpenTapRequest): Promise<CaptureTrack[]> {
+  async open(base: string, recordingId: string, attempt: number, req: OpenTapRequest): Promise<OpenTapResponse> {
     const body = await this.#call(base, 'POST', `/internal/v1/recordings/${recordingId}/runs/${attempt}`, OpenTapRequestSchema.parse(req));
-    return OpenTapResponseSchema.parse(body).tracks;
+    return OpenTapResponseSchema.parse(body);
   }
 
   async connect(base: string, recordingId: string, attempt: number, req: ConnectTapRequest): Promise<void> {

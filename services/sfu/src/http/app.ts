@@ -285,7 +285,7 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
     authorizeRun(ctx, body.room);
     const tap = await d.recordings.openTap(id, attempt, body);
     ctx.status = 201;
-    ctx.body = { tracks: tap.tracks };
+    ctx.body = { tracks: tap.tracks, sources: tap.sources };
   });
   router.post('/internal/v1/recordings/:id/runs/:attempt/connect', async (ctx) => {
     const { id, attempt } = runOf(ctx);

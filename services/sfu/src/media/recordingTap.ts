@@ -14,6 +14,7 @@ import {
   type ConnectTapRequest,
   type Logger,
   type RedisKeys,
+  type TapSource,
 } from '@live-webrtc/shared';
 import { recordingRtpCapabilities } from './sdp/index.js';
 import type { Room } from './room.js';
@@ -114,6 +115,11 @@ export class RecordingTap extends EventEmitter<TapEvents> {
 
   get tracks(): CaptureTrack[] {
     return this.#tracks.map((t) => t.track);
+  }
+
+  /** Where each track's packets come from (the recorder accepts nothing else on its ports). */
+  get sources(): TapSource[] {
+    return this.#tracks.map((t) => ({ trackId: t.track.trackId, ip: t.transport.tuple.localIp, rtpPort: t.transport.tuple.localPort }));
   }
 
   get producerIds(): string[] {
