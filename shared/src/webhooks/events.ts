@@ -26,7 +26,9 @@ export function eventTypeFor(status: RecordingStatus, from: RecordingStatus | nu
   if (from === null) return 'recording.started';
   switch (status) {
     case 'active':
-      return 'recording.active';
+      return from === 'paused' ? 'recording.resumed' : 'recording.active';
+    case 'paused':
+      return 'recording.paused';
     case 'stopping':
       return 'recording.stopped';
     case 'ready':

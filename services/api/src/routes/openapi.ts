@@ -30,7 +30,7 @@ export const RecordingViewSchema = z.looseObject({
   error: z.looseObject({ code: z.string(), message: z.string() }).nullable(),
   startedAt: Time,
   stoppedAt: Time.nullable(),
-  durationMs: z.number().nonnegative().nullable(),
+  durationMs: z.number().nonnegative().nullable().describe('Length of the media, paused spans left out'),
   tracks: z.array(z.looseObject({ kind: z.enum(['audio', 'video']), codec: z.string(), participant: z.string() })),
   outputs: z.array(
     z.looseObject({
@@ -41,6 +41,15 @@ export const RecordingViewSchema = z.looseObject({
       progress: z.number().min(0).max(1),
     }),
   ),
+  pauses: z
+    .array(
+      z.looseObject({
+        at: Time,
+        resumedAt: Time.nullable().describe('null while paused, or when stopped while paused'),
+        offsetMs: z.number().nonnegative().nullable().describe("Where the cut sits on the outputs' timeline"),
+      }),
+    )
+    .describe('Paused spans, oldest first: left out of the outputs'),
 });
 const TokenSchema = z.object({
   token: z.string(),
@@ -238,6 +247,35 @@ export const routeSpecs: RouteSpec[] = [
       400: e('Bad id'),
       404: e('No such recording'),
       409: e('Not running'),
+      ...authErrors,
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/recordings/:id/pause',
+    tag: 'Recordings',
+    summary:
+      'Pause an active recording: the capture stops until resumed, and the paused span is left out of every output (listed in `pauses`)',
+    params: IdParams,
+    responses: {
+      200: { description: 'Recording, now `paused`', schema: RecordingViewSchema },
+      400: e('Bad id'),
+      404: e('No such recording'),
+      409: e('invalid_state: the recording is not active'),
+      ...authErrors,
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/recordings/:id/resume',
+    tag: 'Recordings',
+    summary: "Resume a paused recording: a new capture run continues the recording's timeline after the cut",
+    params: IdParams,
+    responses: {
+      200: { description: 'Recording, `active` again (the pause has its `resumedAt`)', schema: RecordingViewSchema },
+      400: e('Bad id'),
+      404: e('No such recording'),
+      409: e('invalid_state: the recording is not paused'),
       ...authErrors,
     },
   },

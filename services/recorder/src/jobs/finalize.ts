@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import {
   recordingKeys,
   UnrecoverableError,
+  withoutPauses,
   type FailureCode,
   type FinalizeRecording,
   type JobHandler,
@@ -219,7 +220,9 @@ async function gatherSegments(d: RecorderDeps, rec: Recording, workDir: string, 
       start ??= t.start;
       end ??= t.end;
     }
-    out.push({ path, run: s.run, start, end, runAt: s.runAt ?? runAtOf(s.run) });
+    // Runs after a resume are placed as if the paused span never happened: it is left out.
+    const runAt = s.runAt ?? runAtOf(s.run);
+    out.push({ path, run: s.run, start, end, runAt: runAt === null ? null : withoutPauses(runAt, rec.pauses) });
   }
   return out;
 }
