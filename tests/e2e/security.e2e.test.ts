@@ -124,6 +124,8 @@ before(async () => {
   stack = await startStack({
     AUTH_TOKEN,
     JWT_SECRET,
+    // The publish race below is about a one-publisher room.
+    MAX_PUBS_PER_ROOM: '1',
     // The fuzz below sends thousands of requests from 127.0.0.1: limits are tested apart.
     RATE_LIMIT_IP_PER_MINUTE: '0',
     RATE_LIMIT_TOKEN_PER_MINUTE: '0',

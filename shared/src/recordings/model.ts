@@ -36,6 +36,27 @@ export const TrackSchema = z.object({
   participant: z.string(),
 });
 
+/** The tracks of one capture run, in the order of its streams (finalize splits runs by participant). */
+export const RunTracksSchema = z.object({
+  /** The run (its first segment index, as `SegmentSchema.run`). */
+  run: z.number().int().nonnegative(),
+  tracks: z.array(TrackSchema),
+});
+
+/**
+ * Someone recorded: an opaque id (never a session id), the output holding their audio + video,
+ * and where they start and end on the recording's timeline (the raw output's, paused spans left
+ * out), so a composite can place them. Filled in when the recording is finalized.
+ */
+export const ParticipantSchema = z.object({
+  id: z.string(),
+  output: z.string(),
+  startOffsetMs: z.number().nonnegative(),
+  endOffsetMs: z.number().nonnegative().nullable(),
+  tracks: z.array(z.object({ kind: z.enum(['audio', 'video']), codec: z.string() })),
+});
+export type RecordingParticipant = z.infer<typeof ParticipantSchema>;
+
 export const OUTPUT_STATUSES = ['pending', 'processing', 'ready', 'failed'] as const;
 export const OutputSchema = z.object({
   name: z.string().regex(/^[a-z0-9_-]{1,32}$/),
@@ -126,6 +147,10 @@ export const RecordingSchema = z.object({
   trigger: z.enum(['api', 'auto']),
   /** Wall-clock time the first frame reached the recorder (ISO), for duration and sync figures. */
   firstFrameAt: z.string().nullable().default(null),
+  /** Internal: each capture run's tracks in stream order. */
+  runTracks: z.array(RunTracksSchema).default([]),
+  /** Everyone recorded, with their output and offsets (set at finalize). */
+  participants: z.array(ParticipantSchema).default([]),
   /** Paused spans, oldest first (left out of the outputs). */
   pauses: z.array(PauseSchema).default([]),
   /** Optimistic-concurrency version, bumped by every write. */
@@ -171,6 +196,8 @@ export function newRecording(args: { id: string; room: string; trigger: 'api' | 
     trigger: args.trigger,
     firstFrameAt: null,
     pauses: [],
+    runTracks: [],
+    participants: [],
     version: 0,
   };
 }
@@ -197,6 +224,7 @@ export function presentRecording(r: Recording) {
       error: o.error ?? null,
     })),
     transitions: r.transitions,
+    participants: r.participants,
     pauses: r.pauses.map((p) => ({ at: p.at, resumedAt: p.resumedAt, offsetMs: p.offsetMs })),
     trigger: r.trigger,
   };

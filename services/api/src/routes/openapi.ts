@@ -34,13 +34,32 @@ export const RecordingViewSchema = z.looseObject({
   tracks: z.array(z.looseObject({ kind: z.enum(['audio', 'video']), codec: z.string(), participant: z.string() })),
   outputs: z.array(
     z.looseObject({
-      name: z.string(),
+      name: z
+        .string()
+        .describe(
+          '`raw` (every track, participants placed at their offsets), `participant-1`, `participant-2`, … (one per participant, when several were recorded at once), and transcoded outputs (`mp4`, `hls`, `poster`, `sprite`, `audio`, `composite`)',
+        ),
       contentType: z.string(),
       size: z.number().int().nonnegative().nullable(),
       status: z.enum(['pending', 'processing', 'ready', 'failed']),
       progress: z.number().min(0).max(1),
     }),
   ),
+  participants: z
+    .array(
+      z.looseObject({
+        id: z.string().describe('Opaque participant id (not a session id)'),
+        output: z
+          .string()
+          .describe(
+            'Output holding their audio + video: `raw` when no two participants were recorded at once, else `participant-N` (N in order of arrival)',
+          ),
+        startOffsetMs: z.number().nonnegative().describe("Where their media starts on the raw output's timeline (paused spans left out)"),
+        endOffsetMs: z.number().nonnegative().nullable().describe('Where it ends (when they left, or the end of the recording)'),
+        tracks: z.array(z.looseObject({ kind: z.enum(['audio', 'video']), codec: z.string() })),
+      }),
+    )
+    .describe('Everyone recorded, filled in when the recording is finalized: a composite places each participant by startOffsetMs'),
   pauses: z
     .array(
       z.looseObject({

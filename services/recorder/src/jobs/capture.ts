@@ -45,6 +45,7 @@ import { TapError } from '../sfu/tapClient.js';
 import { recordingWorkDir, type RecorderDeps } from './deps.js';
 import { forgetPid, rememberPid } from './leftovers.js';
 import { endPausedRun } from './pause.js';
+import { recordRunTracks } from './runTracks.js';
 import { SegmentUploader } from './segments.js';
 
 /** Why a capture run ended; also the `reason` of its `capture-ended` message. */
@@ -287,10 +288,7 @@ class Capture {
       });
       this.#listeningAt = Date.now();
       // After connecting, not before: every millisecond before it is media lost in a takeover.
-      await d.store.update(this.#id, (r) => {
-        const tracks = this.#tracks.map((t) => ({ kind: t.kind, codec: codecName(t.codec.mimeType), participant: t.participant }));
-        return JSON.stringify(r.tracks) === JSON.stringify(tracks) ? null : { ...r, tracks };
-      });
+      await recordRunTracks(d.store, this.#id, this.#run, this.#tracks);
       this.#log.info(
         {
           ports: this.#announced.map((p) => p.rtpPort),
@@ -320,9 +318,10 @@ class Capture {
       this.#ending = true;
       const stopAt = new Date();
       let continued = false;
-      if (reason === 'recorder_shutdown' && this.#sawFirstFrame) {
-        // Rolling deploy: queue the next run first and keep recording until the SFU has fed
-        // it (it closes our tap then), so the handover loses (almost) nothing.
+      if ((reason === 'recorder_shutdown' || reason === 'publisher_rejoined') && this.#sawFirstFrame) {
+        // Rolling deploy, or someone joined or left the room: queue the next run first and keep
+        // recording until the SFU has fed it (it closes our tap then), so the handover loses
+        // (almost) nothing for those who stay.
         continued = await this.#handOnIfNeeded(reason);
         if (continued) await this.#waitTapReplaced(d.settings.handoverWaitMs ?? 8000);
       }
