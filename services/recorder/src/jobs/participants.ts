@@ -253,13 +253,19 @@ export async function finalizeParticipants(
       durationMs: probe.format.duration !== undefined ? Math.round(probe.format.duration * 1000) : null,
     });
   }
+  // A leaver's media ends when they left, before their last run did (that run went on until the
+  // next one was fed): their end is where their own file ends.
+  const participants = participantsOf(plan).map((p) => {
+    const ms = outputs.find((o) => o.name === p.output)?.durationMs;
+    return ms != null ? { ...p, endOffsetMs: Math.min(p.endOffsetMs ?? Infinity, p.startOffsetMs + ms) } : p;
+  });
   await d.store.update(id, (r) => ({
     ...r,
-    participants: participantsOf(plan),
+    participants,
     outputs: [...r.outputs.filter((x) => !outputs.some((o) => o.name === x.name)), ...outputs],
   }));
   log.info(
-    { participants: plan.participants.map((p) => ({ output: p.output, startOffsetMs: p.startOffsetMs, endOffsetMs: p.endOffsetMs })) },
+    { participants: participants.map((p) => ({ output: p.output, startOffsetMs: p.startOffsetMs, endOffsetMs: p.endOffsetMs })) },
     'participant outputs stored',
   );
   return { container: built.raw.container, output: built.raw.path };
