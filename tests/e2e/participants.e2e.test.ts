@@ -48,6 +48,18 @@ async function waitFor(stack: Stack, id: string, status: string, timeoutMs: numb
   throw new Error(`recording ${id} did not reach ${status}: ${JSON.stringify(rec)}\n${stack.logs.slice(-40).join('\n')}`);
 }
 
+async function waitForOutput(stack: Stack, id: string, name: string, timeoutMs: number): Promise<RecordingView['outputs'][number]> {
+  const until = Date.now() + timeoutMs;
+  let o: RecordingView['outputs'][number] | undefined;
+  while (Date.now() < until) {
+    o = (await api<RecordingView>(stack, 'GET', `/api/v1/recordings/${id}`)).body.outputs.find((x) => x.name === name);
+    if (o?.status === 'ready') return o;
+    if (o?.status === 'failed') break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`output ${name} of ${id} not ready: ${JSON.stringify(o)}`);
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Decodes every frame of the file; true when ffmpeg reports no error. */
@@ -82,7 +94,14 @@ describe('every participant of a three-publisher room', { timeout: 300_000 }, ()
     assert.equal(b.status, 201, 'a second publisher is welcome by default (MAX_PUBS_PER_ROOM 4)');
     await sleep(500);
 
-    const started = await api<RecordingView>(stack, 'POST', `/api/v1/rooms/${room}/recordings`);
+    // The composite is made from the raw file, which holds every participant's output placed at
+    // their start offset (a stream copy of the participant outputs).
+    const startRes = await fetch(`${stack.url}/api/v1/rooms/${room}/recordings`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ outputs: ['composite'] }),
+    });
+    const started = { status: startRes.status, body: (await startRes.json()) as RecordingView };
     assert.equal(started.status, 201, JSON.stringify(started.body));
     const id = started.body.id;
     const active = await waitFor(stack, id, 'active', 20_000);
@@ -160,6 +179,24 @@ describe('every participant of a three-publisher room', { timeout: 300_000 }, ()
       await writeFile(rawFile, Buffer.from(await raw.arrayBuffer()));
       const rawProbe = await ffprobe(rawFile);
       assert.equal(rawProbe.streams.length, 6);
+      // Each participant's streams start in the raw file where the manifest says they start.
+      const t0 = Math.min(...rawProbe.streams.map((st) => Number(st.start_time ?? 0)));
+      for (const [i, p] of ps.entries()) {
+        const v = rawProbe.streams.filter((s) => s.codec_type === 'video')[i]!;
+        const startMs = Math.round((Number(v.start_time) - t0) * 1000);
+        assert.ok(
+          Math.abs(startMs - p.startOffsetMs) <= 300,
+          `${p.output}: video starts at ${startMs} ms in raw, offset ${p.startOffsetMs}`,
+        );
+      }
+      const composite = await waitForOutput(stack, id, 'composite', 180_000);
+      const comp = await fetch(`${stack.url}/api/v1/recordings/${id}/outputs/composite`);
+      assert.equal(comp.status, 200);
+      const compFile = join(dir, 'composite.mp4');
+      await writeFile(compFile, Buffer.from(await comp.arrayBuffer()));
+      const compProbe = await ffprobe(compFile);
+      assert.deepEqual(compProbe.streams.map((s) => `${s.codec_type}/${s.codec_name}`).sort(), ['audio/aac', 'video/h264']);
+      figures.outputs['composite'] = { ms: Math.round(Number(compProbe.format.duration) * 1000), bytes: composite.size ?? 0 };
       figures.outputs['raw'] = {
         ms: Math.round(Number(rawProbe.format.duration) * 1000),
         bytes: ready.outputs.find((o) => o.name === 'raw')?.size ?? 0,
