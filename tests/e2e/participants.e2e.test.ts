@@ -4,7 +4,7 @@
 // them on the recording's timeline where they joined and left (tolerance printed).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -61,6 +61,22 @@ async function waitForOutput(stack: Stack, id: string, name: string, timeoutMs: 
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Time of each stream's first packet, seconds, by stream index. */
+async function firstPacketTimes(file: string): Promise<Map<number, number>> {
+  const { stdout } = await promisify(execFile)(
+    'ffprobe',
+    ['-v', 'error', '-show_entries', 'packet=stream_index,pts_time', '-of', 'csv=p=0', file],
+    { maxBuffer: 64 * 1024 * 1024 },
+  );
+  const first = new Map<number, number>();
+  for (const line of stdout.split('\n')) {
+    const [i, t] = line.split(',');
+    if (i === undefined || t === undefined || t === 'N/A' || first.has(Number(i))) continue;
+    first.set(Number(i), Number(t));
+  }
+  return first;
+}
 
 /** Decodes every frame of the file; true when ffmpeg reports no error. */
 async function decodes(file: string): Promise<boolean> {
@@ -180,10 +196,12 @@ describe('every participant of a three-publisher room', { timeout: 300_000 }, ()
       const rawProbe = await ffprobe(rawFile);
       assert.equal(rawProbe.streams.length, 6);
       // Each participant's streams start in the raw file where the manifest says they start.
-      const t0 = Math.min(...rawProbe.streams.map((st) => Number(st.start_time ?? 0)));
+      // From the packets: ffprobe's per-stream start_time only looks at its probe window.
+      const first = await firstPacketTimes(rawFile);
+      const t0 = Math.min(...first.values());
       for (const [i, p] of ps.entries()) {
         const v = rawProbe.streams.filter((s) => s.codec_type === 'video')[i]!;
-        const startMs = Math.round((Number(v.start_time) - t0) * 1000);
+        const startMs = Math.round((first.get(v.index)! - t0) * 1000);
         assert.ok(
           Math.abs(startMs - p.startOffsetMs) <= 300,
           `${p.output}: video starts at ${startMs} ms in raw, offset ${p.startOffsetMs}`,
@@ -202,6 +220,9 @@ describe('every participant of a three-publisher room', { timeout: 300_000 }, ()
         bytes: ready.outputs.find((o) => o.name === 'raw')?.size ?? 0,
       };
     } finally {
+      // With PARTICIPANTS_KEEP_DIR set, the downloaded files are kept there for a look afterwards.
+      const keep = process.env['PARTICIPANTS_KEEP_DIR'];
+      if (keep) await cp(dir, keep, { recursive: true });
       console.log(`# participant figures ${JSON.stringify({ ...figures, spans })}`);
       await rm(dir, { recursive: true, force: true });
       for (const s of [a, c]) await fetch(s.location, { method: 'DELETE' }).catch(() => {});
