@@ -31,6 +31,9 @@ export function eventTypeFor(status: RecordingStatus, from: RecordingStatus | nu
       return 'recording.paused';
     case 'stopping':
       return 'recording.stopped';
+    case 'processing':
+      // A paused recording stops straight to processing (one write, no `stopping` of its own).
+      return from === 'paused' ? 'recording.stopped' : null;
     case 'ready':
       return 'recording.ready';
     case 'failed':
