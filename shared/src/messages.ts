@@ -31,12 +31,15 @@ export const StopRequestedSchema = z.object({ type: z.literal('stop'), recording
  * back with new producers): the recording continues as a new run.
  */
 export const RunRestartSchema = z.object({ type: z.literal('restart-run'), recordingId: z.string(), reason: z.string() });
+/** Someone paused the recording: the running capture ends its run without finalizing. */
+export const PauseRequestedSchema = z.object({ type: z.literal('pause'), recordingId: z.string() });
 /** The SFU asks for keyframes until the recorder confirms; also tells the recorder a track ended. */
 export const RecordingMessageSchema = z.discriminatedUnion('type', [
   RecorderListeningSchema,
   RecorderFirstFrameSchema,
   RecorderEndedSchema,
   StopRequestedSchema,
+  PauseRequestedSchema,
   RunRestartSchema,
 ]);
 export type RecordingMessage = z.infer<typeof RecordingMessageSchema>;

@@ -136,6 +136,8 @@ before(async () => {
     JWT_SECRET,
     // /metrics of all three services behind their own token: in the matrix below.
     METRICS_TOKEN,
+    // The publish race below is about a one-publisher room.
+    MAX_PUBS_PER_ROOM: '1',
     // The fuzz below sends thousands of requests from 127.0.0.1: limits are tested apart.
     RATE_LIMIT_IP_PER_MINUTE: '0',
     RATE_LIMIT_TOKEN_PER_MINUTE: '0',
@@ -198,6 +200,8 @@ describe('security', () => {
       { method: 'GET', path: '/api/v1/recordings?room=sec-a' },
       { method: 'GET', path: `/api/v1/recordings/${rec}` },
       { method: 'POST', path: `/api/v1/recordings/${rec}/stop` },
+      { method: 'POST', path: `/api/v1/recordings/${rec}/pause` },
+      { method: 'POST', path: `/api/v1/recordings/${rec}/resume` },
       { method: 'GET', path: `/api/v1/recordings/${rec}/outputs` },
       { method: 'GET', path: `/api/v1/recordings/${rec}/outputs/raw` },
       { method: 'GET', path: `/api/v1/recordings/${rec}/outputs/hls/index.m3u8` },

@@ -232,12 +232,19 @@ describe('the web app', { timeout: 240_000 }, () => {
     await row.locator('button[data-action="record"]').click();
     await page.locator(`#rooms tr[data-room="${ROOM}"][data-recording="active"]`).waitFor({ timeout: 20_000 });
     await until('a running duration', async () => (await text(page, `tr[data-room="${ROOM}"] [data-col="duration"]`)) >= '0:02', 10_000);
-    // Pause/resume are offered only when the server's OpenAPI document lists them.
+    // Pause/resume are offered only when the server's OpenAPI document lists them (it does now).
     const doc = (await (await fetch(`${stack.url}/api/v1/openapi.json`)).json()) as { paths: Record<string, unknown> };
-    const hasPause = Object.keys(doc.paths).some((p) => p.endsWith('/pause'));
-    assert.equal(await row.locator('button[data-action="pause"]').count(), hasPause ? 1 : 0);
+    assert.ok(Object.keys(doc.paths).some((p) => p.endsWith('/pause')));
+    assert.equal(await row.locator('button[data-action="pause"]').count(), 1);
+    assert.equal(await row.locator('button[data-action="resume"]').count(), 0, 'resume only on a paused recording');
     await shot(page, 'rooms.png');
     await accessible(page, 'rooms');
+    await row.locator('button[data-action="pause"]').click();
+    await page.locator(`#rooms tr[data-room="${ROOM}"][data-recording="paused"] button[data-action="resume"]`).waitFor({ timeout: 10_000 });
+    await shot(page, 'rooms-paused.png');
+    await accessible(page, 'rooms-paused');
+    await page.locator(`#rooms tr[data-room="${ROOM}"] button[data-action="resume"]`).click();
+    await page.locator(`#rooms tr[data-room="${ROOM}"][data-recording="active"] button[data-action="pause"]`).waitFor({ timeout: 10_000 });
     const rooms = (await (await fetch(`${stack.url}/api/v1/rooms`)).json()) as { rooms: { name: string; recordingId: string }[] };
     recordingId = rooms.rooms.find((r) => r.name === ROOM)!.recordingId;
     await new Promise((r) => setTimeout(r, 2000));
@@ -304,13 +311,13 @@ describe('the web app', { timeout: 240_000 }, () => {
     await page.goto(`${stack.url}/#/recordings?room=${ROOM}`);
     await page.locator(`#recordings li.card[data-id="${recordingId}"] h2 a`).click();
     await page.locator('#rec-status[data-state="ready"]').waitFor({ timeout: 10_000 });
-    assert.deepEqual(await page.locator('#timeline li').evaluateAll((li) => li.map((x) => (x as HTMLElement).dataset['status'])), [
-      'starting',
-      'active',
-      'stopping',
-      'processing',
-      'ready',
-    ]);
+    assert.deepEqual(
+      await page.locator('#timeline li[data-status]').evaluateAll((li) => li.map((x) => (x as HTMLElement).dataset['status'])),
+      ['starting', 'active', 'paused', 'active', 'stopping', 'processing', 'ready'],
+    );
+    // The pause the dashboard made is listed as a span left out of the outputs.
+    assert.equal(await page.locator('#timeline li[data-pause]').count(), 1);
+    assert.equal(await page.locator('#rec-controls button').count(), 0, 'no controls on a finished recording');
     assert.match(await text(page, '#participants'), /video \(vp8\)/);
 
     const playing = async (): Promise<number> => {

@@ -10,7 +10,7 @@ export interface Room {
   recordingId: string | null;
 }
 
-export type RecordingStatus = 'starting' | 'active' | 'stopping' | 'processing' | 'ready' | 'failed';
+export type RecordingStatus = 'starting' | 'active' | 'paused' | 'stopping' | 'processing' | 'ready' | 'failed';
 export type OutputStatus = 'pending' | 'processing' | 'ready' | 'failed';
 
 export interface Output {
@@ -38,6 +38,18 @@ export interface Recording {
   tracks: { kind: 'audio' | 'video'; codec: string; participant: string }[];
   outputs: Output[];
   transitions?: { status: RecordingStatus; at: string }[];
+  /** Paused spans (left out of the outputs); older servers send none. */
+  pauses?: { at: string; resumedAt: string | null; offsetMs: number | null }[];
+  /** Everyone recorded, with where they start and end on the recording's timeline; older servers send none. */
+  participants?: Participant[];
+}
+
+export interface Participant {
+  id: string;
+  output: string;
+  startOffsetMs: number;
+  endOffsetMs: number | null;
+  tracks: { kind: 'audio' | 'video'; codec: string }[];
 }
 
 export class ApiError extends Error {

@@ -238,6 +238,38 @@ describe('the recordings API', () => {
     assert.deepEqual(await errorOf(await get(`/api/v1/recordings/${done.id}`)), { status: 404, code: 'recording_not_found' });
   });
 
+  test('pause and resume: 409 invalid_state in the wrong state; pauses listed; a paused recording stops straight to processing', async () => {
+    const post = (id: string, op: string, headers: Record<string, string> = admin) =>
+      fetch(`${url}/api/v1/recordings/${id}/${op}`, { method: 'POST', headers });
+    const starting = await store.create('pausing-early', 'api');
+    assert.deepEqual(await errorOf(await post(starting.id, 'pause')), { status: 409, code: 'invalid_state' });
+    const live = await recording('pausing', 'active');
+    assert.deepEqual(await errorOf(await post(live.id, 'resume')), { status: 409, code: 'invalid_state' });
+    assert.equal((await post(live.id, 'pause', {})).status, 401, 'credentials like every mutating route');
+    const paused = await post(live.id, 'pause');
+    assert.equal(paused.status, 200);
+    const pv = (await paused.json()) as { status: string; pauses: { at: string; resumedAt: string | null }[] };
+    assert.equal(pv.status, 'paused');
+    assert.equal(pv.pauses.length, 1);
+    assert.equal(pv.pauses[0]!.resumedAt, null);
+    assert.deepEqual(await errorOf(await post(live.id, 'pause')), { status: 409, code: 'invalid_state' });
+    const resumed = await post(live.id, 'resume');
+    assert.equal(resumed.status, 200);
+    const rv = (await resumed.json()) as { status: string; pauses: { at: string; resumedAt: string | null }[] };
+    assert.equal(rv.status, 'active');
+    assert.ok(rv.pauses[0]!.resumedAt);
+    assert.equal((await post(live.id, 'pause')).status, 200);
+    const stopped = await post(live.id, 'stop');
+    assert.equal(stopped.status, 202);
+    const sv = (await stopped.json()) as { status: string; pauses: unknown[]; transitions: { status: string }[] };
+    assert.equal(sv.status, 'processing', 'nothing is capturing a paused recording: it is finalized at once');
+    assert.deepEqual(
+      sv.transitions.map((t) => t.status),
+      ['starting', 'active', 'paused', 'active', 'paused', 'stopping', 'processing'],
+    );
+    assert.equal(sv.pauses.length, 2);
+  });
+
   test('bad ids, queries and unknown things are 4xx JSON errors', async () => {
     assert.deepEqual(await errorOf(await get('/api/v1/recordings/not-an-id')), { status: 400, code: 'invalid_id' });
     assert.deepEqual(await errorOf(await get('/api/v1/recordings/01J0000000000000000000000A')), {

@@ -1,9 +1,11 @@
-import type { Authenticator, Logger, RecordingStore, Redis, RedisKeys, RoomRegistry, Storage } from '@live-webrtc/shared';
+import type { Authenticator, JobQueues, Logger, RecordingStore, Redis, RedisKeys, RoomRegistry, Storage } from '@live-webrtc/shared';
 
 /** What the API's routes need; built once in service.ts. */
 export interface ApiDeps {
   auth: Authenticator;
   store: RecordingStore;
+  /** Job queues: a resumed recording's next capture run, a paused recording's finalize on stop. */
+  queues: JobQueues;
   registry: RoomRegistry;
   storage: Storage;
   redis: Redis;

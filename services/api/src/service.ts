@@ -50,6 +50,7 @@ export async function startApi(c: ApiConfig, opts: { logger?: Logger } = {}): Pr
     {
       auth: new Authenticator({ authToken: c.AUTH_TOKEN, jwtSecret: c.JWT_SECRET, isRevoked: revocationCheck(redis, c.REDIS_PREFIX) }),
       store,
+      queues,
       registry: new RoomRegistry(redis, keys),
       storage,
       redis,

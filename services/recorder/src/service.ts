@@ -132,7 +132,7 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
     },
     recorderId,
     store,
-    lifecycle: new RecordingLifecycle(store, redis, keys),
+    lifecycle: new RecordingLifecycle(store, redis, keys, undefined, queues),
     runs,
     tap: new TapClient({ registry: new RoomRegistry(redis, keys), headers: internalAuthHeaders(c) }),
     storage,

@@ -6,7 +6,7 @@ import { loadSfuConfig } from './config.js';
 test('the SFU starts from defaults alone', () => {
   const c = loadSfuConfig({});
   assert.deepEqual(c.SFU_HTTP_ADDR, { host: '127.0.0.1', port: 8081 });
-  assert.equal(c.MAX_PUBS_PER_ROOM, 1);
+  assert.equal(c.MAX_PUBS_PER_ROOM, 4);
   assert.equal(c.MAX_SUBS_PER_ROOM, 500);
   assert.equal(c.SESSION_TIMEOUT_SECONDS, 30);
   assert.ok(c.SFU_WORKERS >= 1);

@@ -33,8 +33,11 @@ export const sfuConfigSchema = z
     ANNOUNCED_IP: envOptional(),
     RTC_MIN_PORT: envInt(40000, 1024, 65535),
     RTC_MAX_PORT: envInt(49999, 1024, 65535),
-    /** Publishers per room. Default 1 (a second one gets 409). */
-    MAX_PUBS_PER_ROOM: envInt(1, 1, 16),
+    /**
+     * Publishers per room. Default 4, a small meeting (a further one gets 409); each is recorded
+     * as a participant with an output of its own.
+     */
+    MAX_PUBS_PER_ROOM: envInt(4, 1, 16),
     /** WHEP viewers per room. Default 500 (the next one gets 403). */
     MAX_SUBS_PER_ROOM: envInt(500, 0, 100000),
     /** Rooms this instance serves at once (the next new room gets 503). Default 1000. */

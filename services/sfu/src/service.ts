@@ -85,7 +85,7 @@ export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Pr
   };
   const rooms = new RoomManager(me, registry, pool, logger);
   const recordings = new RecordingController({
-    lifecycle: new RecordingLifecycle(store, redis, keys),
+    lifecycle: new RecordingLifecycle(store, redis, keys, undefined, queues),
     runs: new CaptureRuns(redis, keys),
     queues,
     hub,

@@ -79,6 +79,8 @@ export type TranscodeRecording = z.infer<typeof TranscodeRecordingSchema>;
 export const WEBHOOK_EVENT_TYPES = [
   'recording.started',
   'recording.active',
+  'recording.paused',
+  'recording.resumed',
   'recording.stopped',
   'recording.ready',
   'recording.failed',

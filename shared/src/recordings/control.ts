@@ -1,6 +1,7 @@
 // Asking a running capture to stop: kept for callers that have no RecordingLifecycle at hand;
 // the lifecycle's `stop` is the one implementation.
 import type { Redis } from 'ioredis';
+import type { JobQueues } from '../queue/index.js';
 import type { RedisKeys } from '../redis.js';
 import { RecordingLifecycle } from './lifecycle.js';
 import type { Recording } from './model.js';
@@ -16,6 +17,8 @@ export function requestStop(
   keys: RedisKeys,
   id: string,
   now: () => Date = () => new Date(),
+  /** Finalizes a paused recording at once (else the recorder's sweep does, within seconds). */
+  queues?: JobQueues,
 ): Promise<Recording> {
-  return new RecordingLifecycle(store, redis, keys, now).stop(id);
+  return new RecordingLifecycle(store, redis, keys, now, queues).stop(id);
 }

@@ -4,9 +4,13 @@
 // refuses what the model does not allow (TransitionError). Listeners registered with
 // `store.onTransition` see every change these make.
 import type { Redis } from 'ioredis';
+import { conflict } from '../errors.js';
 import { encodeMessage } from '../messages.js';
+import { jobIds } from '../queue/jobs.js';
+import type { JobQueues } from '../queue/index.js';
 import type { RedisKeys } from '../redis.js';
-import { transition, type Recording, type RecordingOutput } from './model.js';
+import { pausedMs, transition, type Recording, type RecordingOutput } from './model.js';
+import { CaptureRuns } from './runs.js';
 import type { RecordingStore } from './store.js';
 
 /** Why a recording failed: the typed codes of `recording.error.code`. */
@@ -44,6 +48,12 @@ export class RecordingLifecycle {
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly now: () => Date = () => new Date(),
+    /**
+     * Where the lifecycle queues the work a transition calls for when no capture is running to
+     * do it: a resumed recording's next run, a paused recording's finalize on stop. Without it
+     * the recorder's sweep picks those up (within seconds).
+     */
+    private readonly queues?: JobQueues,
   ) {}
 
   /** Creates the room's recording in `starting`; 409 when the room already has a live one. */
@@ -62,17 +72,76 @@ export class RecordingLifecycle {
 
   /**
    * starting/active → stopping and tells the capture (pub/sub fast path; captures also poll).
-   * A recording already stopping or past it is returned unchanged.
+   * A paused recording has no capture: it goes on to processing at once (its open pause is the
+   * end of the media) and is finalized. A recording already stopping or past it is returned
+   * unchanged.
    */
   async stop(id: string): Promise<Recording> {
     const at = this.now();
-    const rec = await this.store.update(id, (r) =>
-      r.status === 'starting' || r.status === 'active' ? transition(r, 'stopping', at, { stoppedAt: at.toISOString() }) : null,
-    );
+    let fromPaused = false;
+    const rec = await this.store.update(id, (r) => {
+      fromPaused = r.status === 'paused';
+      if (fromPaused) return toProcessing(r, at, at);
+      return r.status === 'starting' || r.status === 'active' ? transition(r, 'stopping', at, { stoppedAt: at.toISOString() }) : null;
+    });
     if (rec.status === 'stopping') {
       await this.redis.publish(this.keys.recordingChannel(id), encodeMessage({ type: 'stop', recordingId: id }));
     }
+    // Stopped while paused (its pause's run may still be ending: finalize waits for `processing`
+    // and reads what storage and the work directory hold then).
+    if (fromPaused && rec.status === 'processing') {
+      await this.queues?.enqueue('FinalizeRecording', { v: 1, recordingId: id }, { jobId: jobIds.finalize(id) });
+    }
     return rec;
+  }
+
+  /**
+   * active → paused: the running capture ends its run (message; captures also poll) and the
+   * span until resume is left out of the outputs. 409 `invalid_state` unless active.
+   */
+  async pause(id: string): Promise<Recording> {
+    const at = this.now();
+    const claim = await new CaptureRuns(this.redis, this.keys).claim(id);
+    const rec = await this.store.update(id, (r) => {
+      if (r.status !== 'active') throw conflict('invalid_state', `recording ${id} is ${r.status}; only an active recording can be paused`);
+      const first = r.firstFrameAt ? Date.parse(r.firstFrameAt) : null;
+      const offsetMs = first === null ? null : Math.max(0, at.getTime() - first - pausedMs(r.pauses, at.getTime()));
+      const pause = { at: at.toISOString(), resumedAt: null, offsetMs, attempt: claim?.attempt ?? null };
+      return transition({ ...r, pauses: [...r.pauses, pause] }, 'paused', at);
+    });
+    await this.redis.publish(this.keys.recordingChannel(id), encodeMessage({ type: 'pause', recordingId: id }));
+    return rec;
+  }
+
+  /**
+   * paused → active, closing the open pause, and queues the next capture run (its media
+   * continues the timeline after the cut). 409 `invalid_state` unless paused.
+   */
+  async resume(id: string): Promise<Recording> {
+    const at = this.now();
+    const rec = await this.store.update(id, (r) => {
+      if (r.status !== 'paused') throw conflict('invalid_state', `recording ${id} is ${r.status}; only a paused recording can be resumed`);
+      const pauses = r.pauses.map((p, i) =>
+        i === r.pauses.length - 1 && p.resumedAt === null ? { ...p, resumedAt: at.toISOString() } : p,
+      );
+      return transition({ ...r, pauses }, 'active', at);
+    });
+    await this.#queueResumedRun(rec);
+    return rec;
+  }
+
+  /** The resumed recording's next run, after every attempt so far (a later attempt wins its claim). */
+  async #queueResumedRun(rec: Recording): Promise<void> {
+    if (!this.queues) return;
+    const runs = new CaptureRuns(this.redis, this.keys);
+    const claim = await runs.claim(rec.id);
+    const attempt = Math.max(claim?.attempt ?? 0, ...rec.pauses.map((p) => p.attempt ?? 0)) + 1;
+    await runs.queued(rec.id, rec.room, attempt, 'resumed');
+    await this.queues.enqueue(
+      'CaptureRecording',
+      { v: 1, recordingId: rec.id, room: rec.room, sfuInstance: 'unknown', firstSegment: 0, tracks: [], attempt },
+      { jobId: jobIds.captureRun(rec.id, attempt), attempts: 1 },
+    );
   }
 
   /**
@@ -98,15 +167,18 @@ export class RecordingLifecycle {
   }
 }
 
-/** starting/active/stopping → processing (via stopping), with stop time and duration; null for other statuses. */
+/**
+ * starting/active/paused/stopping → processing (via stopping), with stop time and duration (the
+ * paused spans left out); null for other statuses.
+ */
 export function toProcessing(rec: Recording, stopAt: Date, now: Date): Recording | null {
   let r = rec;
-  if (r.status === 'starting' || r.status === 'active')
+  if (r.status === 'starting' || r.status === 'active' || r.status === 'paused')
     r = transition(r, 'stopping', now, { stoppedAt: r.stoppedAt ?? stopAt.toISOString() });
   if (r.status !== 'stopping') return null;
   const first = r.firstFrameAt ? Date.parse(r.firstFrameAt) : null;
   return transition(r, 'processing', now, {
     stoppedAt: r.stoppedAt ?? stopAt.toISOString(),
-    durationMs: first !== null ? Math.max(0, stopAt.getTime() - first) : r.durationMs,
+    durationMs: first !== null ? Math.max(0, stopAt.getTime() - first - pausedMs(r.pauses, stopAt.getTime())) : r.durationMs,
   });
 }

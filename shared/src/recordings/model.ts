@@ -1,17 +1,20 @@
 // The recording object (API.md) and its lifecycle, modelled explicitly:
-//   starting → active → stopping → processing → ready, or failed with a reason.
+//   starting → active → stopping → processing → ready, or failed with a reason;
+//   active ⇄ paused (pause ends the capture run; resume starts a new one whose media continues
+//   the timeline with the paused span left out).
 // Every transition is timestamped in the manifest.
 import { z } from 'zod';
 import { presentError } from './publicErrors.js';
 
-export const RECORDING_STATUSES = ['starting', 'active', 'stopping', 'processing', 'ready', 'failed'] as const;
+export const RECORDING_STATUSES = ['starting', 'active', 'paused', 'stopping', 'processing', 'ready', 'failed'] as const;
 export type RecordingStatus = (typeof RECORDING_STATUSES)[number];
 export const RecordingStatusSchema = z.enum(RECORDING_STATUSES);
 
 /** Allowed next states. `failed` is reachable from every non-terminal state. */
 const NEXT: Record<RecordingStatus, readonly RecordingStatus[]> = {
   starting: ['active', 'stopping', 'failed'],
-  active: ['stopping', 'failed'],
+  active: ['paused', 'stopping', 'failed'],
+  paused: ['active', 'stopping', 'failed'],
   stopping: ['processing', 'failed'],
   processing: ['ready', 'failed'],
   ready: [],
@@ -20,8 +23,11 @@ const NEXT: Record<RecordingStatus, readonly RecordingStatus[]> = {
 
 export const canTransition = (from: RecordingStatus, to: RecordingStatus): boolean => NEXT[from].includes(to);
 export const isTerminal = (s: RecordingStatus): boolean => NEXT[s].length === 0;
-/** Statuses in which a capture may still be running for the room. */
-export const isLive = (s: RecordingStatus): boolean => s === 'starting' || s === 'active' || s === 'stopping';
+/**
+ * Statuses in which a capture may still be running for the room (a paused recording's last run
+ * may still be ending, and the room stays claimed by it).
+ */
+export const isLive = (s: RecordingStatus): boolean => s === 'starting' || s === 'active' || s === 'paused' || s === 'stopping';
 
 export const RecordingErrorSchema = z.object({ code: z.string(), message: z.string() });
 
@@ -30,6 +36,27 @@ export const TrackSchema = z.object({
   codec: z.string(),
   participant: z.string(),
 });
+
+/** The tracks of one capture run, in the order of its streams (finalize splits runs by participant). */
+export const RunTracksSchema = z.object({
+  /** The run (its first segment index, as `SegmentSchema.run`). */
+  run: z.number().int().nonnegative(),
+  tracks: z.array(TrackSchema),
+});
+
+/**
+ * Someone recorded: an opaque id (never a session id), the output holding their audio + video,
+ * and where they start and end on the recording's timeline (the raw output's, paused spans left
+ * out), so a composite can place them. Filled in when the recording is finalized.
+ */
+export const ParticipantSchema = z.object({
+  id: z.string(),
+  output: z.string(),
+  startOffsetMs: z.number().nonnegative(),
+  endOffsetMs: z.number().nonnegative().nullable(),
+  tracks: z.array(z.object({ kind: z.enum(['audio', 'video']), codec: z.string() })),
+});
+export type RecordingParticipant = z.infer<typeof ParticipantSchema>;
 
 export const OUTPUT_STATUSES = ['pending', 'processing', 'ready', 'failed'] as const;
 export const OutputSchema = z.object({
@@ -69,6 +96,40 @@ export const SegmentSchema = z.object({
 });
 export type RecordingSegment = z.infer<typeof SegmentSchema>;
 
+/**
+ * A paused span: left out of the outputs. `offsetMs` is where the cut sits on the output's
+ * timeline (media before it, then media from the resume on); null when the recording had no
+ * frame yet.
+ */
+export const PauseSchema = z.object({
+  at: z.string(),
+  resumedAt: z.string().nullable(),
+  offsetMs: z.number().nonnegative().nullable(),
+  /** Internal: the capture-run attempt current when it paused (the resume's run comes after it). */
+  attempt: z.number().int().nonnegative().nullable().default(null),
+});
+export type RecordingPause = z.infer<typeof PauseSchema>;
+
+/** Milliseconds paused in total, an open pause counting until `until` (epoch ms). */
+export function pausedMs(pauses: readonly RecordingPause[], until: number): number {
+  return pauses.reduce((n, p) => n + Math.max(0, (p.resumedAt ? Date.parse(p.resumedAt) : until) - Date.parse(p.at)), 0);
+}
+
+/**
+ * A wall-clock instant (epoch ms) moved onto the recording's timeline with every pause that
+ * ended by then cut out: a run that started after a resume follows the media before the pause
+ * without the paused span (finalize places runs by it).
+ */
+export function withoutPauses(wallMs: number, pauses: readonly RecordingPause[]): number {
+  return (
+    wallMs -
+    pauses.reduce(
+      (n, p) => (p.resumedAt && Date.parse(p.resumedAt) <= wallMs ? n + Math.max(0, Date.parse(p.resumedAt) - Date.parse(p.at)) : n),
+      0,
+    )
+  );
+}
+
 /** The manifest stored next to a recording's files: the truth about it. */
 export const RecordingSchema = z.object({
   id: z.string(),
@@ -87,6 +148,12 @@ export const RecordingSchema = z.object({
   trigger: z.enum(['api', 'auto']),
   /** Wall-clock time the first frame reached the recorder (ISO), for duration and sync figures. */
   firstFrameAt: z.string().nullable().default(null),
+  /** Internal: each capture run's tracks in stream order. */
+  runTracks: z.array(RunTracksSchema).default([]),
+  /** Everyone recorded, with their output and offsets (set at finalize). */
+  participants: z.array(ParticipantSchema).default([]),
+  /** Paused spans, oldest first (left out of the outputs). */
+  pauses: z.array(PauseSchema).default([]),
   /** Optimistic-concurrency version, bumped by every write. */
   version: z.number().int().nonnegative(),
 });
@@ -129,6 +196,9 @@ export function newRecording(args: { id: string; room: string; trigger: 'api' | 
     transitions: [{ status: 'starting', at }],
     trigger: args.trigger,
     firstFrameAt: null,
+    pauses: [],
+    runTracks: [],
+    participants: [],
     version: 0,
   };
 }
@@ -155,6 +225,8 @@ export function presentRecording(r: Recording) {
       error: presentError(o.error),
     })),
     transitions: r.transitions,
+    participants: r.participants,
+    pauses: r.pauses.map((p) => ({ at: p.at, resumedAt: p.resumedAt, offsetMs: p.offsetMs })),
     trigger: r.trigger,
   };
 }

@@ -26,9 +26,14 @@ export function eventTypeFor(status: RecordingStatus, from: RecordingStatus | nu
   if (from === null) return 'recording.started';
   switch (status) {
     case 'active':
-      return 'recording.active';
+      return from === 'paused' ? 'recording.resumed' : 'recording.active';
+    case 'paused':
+      return 'recording.paused';
     case 'stopping':
       return 'recording.stopped';
+    case 'processing':
+      // A paused recording stops straight to processing (one write, no `stopping` of its own).
+      return from === 'paused' ? 'recording.stopped' : null;
     case 'ready':
       return 'recording.ready';
     case 'failed':

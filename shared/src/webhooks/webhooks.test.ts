@@ -66,4 +66,7 @@ test('which status change is which event', () => {
   assert.equal(eventTypeFor('processing', 'stopping'), null);
   assert.equal(eventTypeFor('ready', 'processing'), 'recording.ready');
   assert.equal(eventTypeFor('failed', 'active'), 'recording.failed');
+  assert.equal(eventTypeFor('paused', 'active'), 'recording.paused');
+  assert.equal(eventTypeFor('active', 'paused'), 'recording.resumed');
+  assert.equal(eventTypeFor('processing', 'paused'), 'recording.stopped', 'a paused recording stopped');
 });

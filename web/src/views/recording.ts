@@ -1,7 +1,7 @@
 // One recording: playback (MP4 or HLS, sprite scrub preview), every output with its progress,
 // size and download link, the participants and their tracks, the transition timeline, and
 // delete with confirmation.
-import { api, ApiError, type Output, type Recording } from '../api.js';
+import { api, ApiError, supportsPause, type Output, type Recording } from '../api.js';
 import { byId, describeError, h, say } from '../dom.js';
 import { fmtBytes, fmtDuration, fmtTime } from '../format.js';
 import { outputHref, outputLabel } from '../outputs.js';
@@ -41,10 +41,13 @@ export const recordingView: View = (root, route) => {
   const participants = h('ul', { id: 'participants' });
   const timeline = h('ol', { id: 'timeline', class: 'timeline' });
   const del = h('button', { type: 'button', id: 'delete', class: 'danger', text: 'Delete recording' });
+  /** Stop / pause / resume while the recording is live. */
+  const controls = h('div', { class: 'row', id: 'rec-controls', role: 'group', 'aria-label': 'Recording controls' });
   root.append(
     h('p', {}, h('a', { href: '#/recordings', text: '← All recordings' })),
     title,
     summary,
+    controls,
     h(
       'div',
       { class: 'split' },
@@ -64,6 +67,38 @@ export const recordingView: View = (root, route) => {
   let outs: Output[] = [];
   let stopped = false;
   let spriteLoaded = false;
+  let canPause = false;
+  void supportsPause().then((yes) => {
+    canPause = yes;
+    render();
+  });
+
+  const act = async (label: string, fn: () => Promise<Recording>): Promise<void> => {
+    try {
+      rec = await fn();
+      say(label, 'ok');
+      render();
+    } catch (err) {
+      say(`${label} failed: ${describeError(err)}`, 'error');
+    }
+    void refresh();
+  };
+
+  const button = (action: string, text: string, label: string, fn: () => Promise<Recording>): HTMLElement =>
+    h('button', { type: 'button', 'data-action': action, text, onclick: () => void act(label, fn) });
+
+  const renderControls = (r: Recording): void => {
+    const live = r.status === 'starting' || r.status === 'active' || r.status === 'paused';
+    const want = live ? `${r.status}:${canPause}` : '';
+    if (controls.dataset['for'] === want) return; // keep focus on a button that stays
+    controls.dataset['for'] = want;
+    const buttons: HTMLElement[] = [];
+    if (canPause && r.status === 'active') buttons.push(button('pause', 'Pause', 'Recording paused', () => api.pauseRecording(r.id)));
+    if (canPause && r.status === 'paused') buttons.push(button('resume', 'Resume', 'Recording resumed', () => api.resumeRecording(r.id)));
+    if (live) buttons.push(button('stop', 'Stop recording', 'Recording stopped', () => api.stopRecording(r.id)));
+    controls.replaceChildren(...buttons);
+    controls.hidden = buttons.length === 0;
+  };
 
   /** Loads an output into the player; a click on its button also starts playing it. */
   const startSource = (source: Source, autoplay = false): void => {
@@ -117,13 +152,30 @@ export const recordingView: View = (root, route) => {
         );
       }),
     );
-    const byParticipant = new Map<string, string[]>();
-    for (const t of rec.tracks) byParticipant.set(t.participant, [...(byParticipant.get(t.participant) ?? []), `${t.kind} (${t.codec})`]);
-    participants.replaceChildren(
-      ...(byParticipant.size > 0
-        ? [...byParticipant].map(([p, tracks]) => h('li', {}, h('strong', { text: p }), ` — ${tracks.join(', ')}`))
-        : [h('li', { text: 'No tracks recorded yet.' })]),
-    );
+    renderControls(rec);
+    if (rec.participants && rec.participants.length > 0) {
+      // Everyone recorded, where they join and leave the recording's timeline, and their own output.
+      participants.replaceChildren(
+        ...rec.participants.map((p, i) =>
+          h(
+            'li',
+            { 'data-participant': p.id, 'data-output': p.output },
+            h('strong', { text: `Participant ${i + 1}` }),
+            ` — ${p.tracks.map((t) => `${t.kind} (${t.codec})`).join(', ')} · from +${fmtDuration(p.startOffsetMs)}`,
+            p.endOffsetMs !== null ? ` to +${fmtDuration(p.endOffsetMs)}` : '',
+            ` · output “${p.output}”`,
+          ),
+        ),
+      );
+    } else {
+      const byParticipant = new Map<string, string[]>();
+      for (const t of rec.tracks) byParticipant.set(t.participant, [...(byParticipant.get(t.participant) ?? []), `${t.kind} (${t.codec})`]);
+      participants.replaceChildren(
+        ...(byParticipant.size > 0
+          ? [...byParticipant].map(([p, tracks]) => h('li', {}, h('strong', { text: p }), ` — ${tracks.join(', ')}`))
+          : [h('li', { text: 'No tracks recorded yet.' })]),
+      );
+    }
     const t0 = rec.transitions?.[0] ? new Date(rec.transitions[0].at).getTime() : 0;
     timeline.replaceChildren(
       ...(rec.transitions ?? []).map((t) =>
@@ -132,6 +184,15 @@ export const recordingView: View = (root, route) => {
           { 'data-status': t.status },
           h('span', { class: 'badge', 'data-state': t.status, text: t.status }),
           ` ${fmtTime(t.at)} (+${fmtDuration(new Date(t.at).getTime() - t0)})`,
+        ),
+      ),
+      ...(rec.pauses ?? []).map((p) =>
+        h(
+          'li',
+          { 'data-pause': p.at },
+          h('span', { class: 'badge', 'data-state': 'paused', text: 'paused span' }),
+          ` ${fmtTime(p.at)} → ${p.resumedAt ? fmtTime(p.resumedAt) : 'not resumed'}`,
+          p.resumedAt ? ` (${fmtDuration(Date.parse(p.resumedAt) - Date.parse(p.at))} left out)` : ' (left out)',
         ),
       ),
     );

@@ -9,7 +9,7 @@ import { rememberParam, type View } from '../route.js';
 const PAGE = 12;
 const MAX_PAGE = 100;
 const REFRESH_MS = 2000;
-const STATUSES = ['', 'starting', 'active', 'stopping', 'processing', 'ready', 'failed'];
+const STATUSES = ['', 'starting', 'active', 'paused', 'stopping', 'processing', 'ready', 'failed'];
 
 /** Done changing: the recording is final and no output is still being made. */
 export const settled = (r: Recording): boolean =>

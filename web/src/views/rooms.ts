@@ -8,6 +8,13 @@ import type { View } from '../route.js';
 
 const POLL_MS = 2000;
 
+/** A live recording's length so far: since it started, paused spans left out (as in its files). */
+export function recordedSoFarMs(rec: Recording, now = Date.now()): number | null {
+  if (!rec.startedAt) return null;
+  const paused = (rec.pauses ?? []).reduce((n, p) => n + ((p.resumedAt ? Date.parse(p.resumedAt) : now) - Date.parse(p.at)), 0);
+  return Math.max(0, now - Date.parse(rec.startedAt) - paused);
+}
+
 export const roomsView: View = (root) => {
   const body = h('tbody', { id: 'rooms-body' });
   const note = h('p', { id: 'rooms-note', class: 'empty', text: 'Loading…' });
@@ -40,7 +47,7 @@ export const roomsView: View = (root) => {
   };
 
   const row = (room: Room, rec: Recording | null): HTMLTableRowElement => {
-    const running = rec && (rec.status === 'starting' || rec.status === 'active');
+    const running = rec && (rec.status === 'starting' || rec.status === 'active' || rec.status === 'paused');
     const actions = h('div', { class: 'row' });
     if (!running) {
       actions.append(
@@ -62,19 +69,26 @@ export const roomsView: View = (root) => {
           onclick: () => void act(`Recording of “${room.name}” stopped`, () => api.stopRecording(rec.id)),
         }),
       );
-      if (canPause) {
+      // Pause only what records, resume only what is paused: the server answers 409 otherwise.
+      if (canPause && rec.status === 'active') {
         actions.append(
           h('button', {
             type: 'button',
             'data-action': 'pause',
+            'aria-label': `Pause recording room ${room.name}`,
             text: 'Pause',
-            onclick: () => void act('Paused', () => api.pauseRecording(rec.id)),
+            onclick: () => void act(`Recording of “${room.name}” paused`, () => api.pauseRecording(rec.id)),
           }),
+        );
+      }
+      if (canPause && rec.status === 'paused') {
+        actions.append(
           h('button', {
             type: 'button',
             'data-action': 'resume',
+            'aria-label': `Resume recording room ${room.name}`,
             text: 'Resume',
-            onclick: () => void act('Resumed', () => api.resumeRecording(rec.id)),
+            onclick: () => void act(`Recording of “${room.name}” resumed`, () => api.resumeRecording(rec.id)),
           }),
         );
       }
@@ -82,7 +96,7 @@ export const roomsView: View = (root) => {
     actions.append(
       h('a', { href: `#/watch?room=${encodeURIComponent(room.name)}&autoplay=1`, text: 'Watch', 'aria-label': `Watch room ${room.name}` }),
     );
-    const duration = rec ? (rec.durationMs ?? (rec.startedAt ? Date.now() - new Date(rec.startedAt).getTime() : null)) : null;
+    const duration = rec ? (rec.durationMs ?? recordedSoFarMs(rec)) : null;
     return h(
       'tr',
       { 'data-room': room.name, 'data-recording': rec?.status ?? 'none' },

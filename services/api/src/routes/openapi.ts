@@ -30,17 +30,45 @@ export const RecordingViewSchema = z.looseObject({
   error: z.looseObject({ code: z.string(), message: z.string() }).nullable(),
   startedAt: Time,
   stoppedAt: Time.nullable(),
-  durationMs: z.number().nonnegative().nullable(),
+  durationMs: z.number().nonnegative().nullable().describe('Length of the media, paused spans left out'),
   tracks: z.array(z.looseObject({ kind: z.enum(['audio', 'video']), codec: z.string(), participant: z.string() })),
   outputs: z.array(
     z.looseObject({
-      name: z.string(),
+      name: z
+        .string()
+        .describe(
+          '`raw` (every track, participants placed at their offsets), `participant-1`, `participant-2`, … (one per participant, when several were recorded at once), and transcoded outputs (`mp4`, `hls`, `poster`, `sprite`, `audio`, `composite`)',
+        ),
       contentType: z.string(),
       size: z.number().int().nonnegative().nullable(),
       status: z.enum(['pending', 'processing', 'ready', 'failed']),
       progress: z.number().min(0).max(1),
     }),
   ),
+  participants: z
+    .array(
+      z.looseObject({
+        id: z.string().describe('Opaque participant id (not a session id)'),
+        output: z
+          .string()
+          .describe(
+            'Output holding their audio + video: `raw` when no two participants were recorded at once, else `participant-N` (N in order of arrival)',
+          ),
+        startOffsetMs: z.number().nonnegative().describe("Where their media starts on the raw output's timeline (paused spans left out)"),
+        endOffsetMs: z.number().nonnegative().nullable().describe('Where it ends (when they left, or the end of the recording)'),
+        tracks: z.array(z.looseObject({ kind: z.enum(['audio', 'video']), codec: z.string() })),
+      }),
+    )
+    .describe('Everyone recorded, filled in when the recording is finalized: a composite places each participant by startOffsetMs'),
+  pauses: z
+    .array(
+      z.looseObject({
+        at: Time,
+        resumedAt: Time.nullable().describe('null while paused, or when stopped while paused'),
+        offsetMs: z.number().nonnegative().nullable().describe("Where the cut sits on the outputs' timeline"),
+      }),
+    )
+    .describe('Paused spans, oldest first: left out of the outputs'),
 });
 const TokenSchema = z.object({
   token: z.string(),
@@ -238,6 +266,35 @@ export const routeSpecs: RouteSpec[] = [
       400: e('Bad id'),
       404: e('No such recording'),
       409: e('Not running'),
+      ...authErrors,
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/recordings/:id/pause',
+    tag: 'Recordings',
+    summary:
+      'Pause an active recording: the capture stops until resumed, and the paused span is left out of every output (listed in `pauses`)',
+    params: IdParams,
+    responses: {
+      200: { description: 'Recording, now `paused`', schema: RecordingViewSchema },
+      400: e('Bad id'),
+      404: e('No such recording'),
+      409: e('invalid_state: the recording is not active'),
+      ...authErrors,
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/recordings/:id/resume',
+    tag: 'Recordings',
+    summary: "Resume a paused recording: a new capture run continues the recording's timeline after the cut",
+    params: IdParams,
+    responses: {
+      200: { description: 'Recording, `active` again (the pause has its `resumedAt`)', schema: RecordingViewSchema },
+      400: e('Bad id'),
+      404: e('No such recording'),
+      409: e('invalid_state: the recording is not paused'),
       ...authErrors,
     },
   },

@@ -1,4 +1,4 @@
-// /api/v1/recordings: list, get, stop, outputs (listed, downloaded with Range or a presigned
+// /api/v1/recordings: list, get, stop, pause, resume, outputs (listed, downloaded with Range or a presigned
 // redirect, HLS served so a player can play it from here), delete.
 import Router from '@koa/router';
 import type Koa from 'koa';
@@ -13,8 +13,8 @@ import {
   parseInput,
   presentRecording,
   recordingKeys,
+  RecordingLifecycle,
   RecordingStatusSchema,
-  requestStop,
   rewritePlaylist,
   RoomNameSchema,
   signOutputToken,
@@ -99,10 +99,34 @@ export function recordingRoutes(d: ApiDeps): Router {
     ctx.body = presentRecording(await recordingFor(ctx, 'record'));
   });
 
+  const lifecycle = new RecordingLifecycle(d.store, d.redis, d.keys, undefined, d.queues);
   r.post('/:id/stop', async (ctx) => {
     const { id } = await recordingFor(ctx, 'record');
-    const rec = await requestStop(d.store, d.redis, d.keys, id);
+    const rec = await lifecycle.stop(id);
     ctx.status = 202;
+    ctx.body = presentRecording(rec);
+  });
+
+  // Pause and resume: 409 invalid_state from the lifecycle when the recording is not active /
+  // not paused.
+  r.post('/:id/pause', async (ctx) => {
+    const { id } = await recordingFor(ctx, 'record');
+    const rec = await lifecycle.pause(id);
+    d.logger.info({ recordingId: id, room: rec.room }, 'recording paused');
+    ctx.body = presentRecording(rec);
+  });
+
+  r.post('/:id/resume', async (ctx) => {
+    const { id } = await recordingFor(ctx, 'record');
+    const rec = await lifecycle.resume(id);
+    d.logger.info(
+      {
+        recordingId: id,
+        room: rec.room,
+        pausedMs: rec.pauses.at(-1)?.resumedAt ? Date.parse(rec.pauses.at(-1)!.resumedAt!) - Date.parse(rec.pauses.at(-1)!.at) : null,
+      },
+      'recording resumed',
+    );
     ctx.body = presentRecording(rec);
   });
 

@@ -14,9 +14,10 @@
 //   5. uploads segments as ffmpeg completes them, stamped with the run's wall-clock start so
 //      finalize puts runs on one timeline (a gap stays a gap);
 //   6. ends on stop (message, or `stopping` seen by a 1 s poll), worker shutdown, ffmpeg exit,
-//      ffmpeg stalled (its progress file stops growing), tap lost, or `restart-run`. Then it
-//      either finalizes (stop, last recorder shutting down, publisher gone past the grace) or
-//      hands the recording on to a new run (everything else).
+//      ffmpeg stalled (its progress file stops growing), tap lost, `restart-run` or pause. Then it
+//      ends without finalizing (pause: resume queues the next run), finalizes (stop, last
+//      recorder shutting down, publisher gone past the grace) or hands the recording on to a
+//      new run (everything else).
 import { mkdir, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -46,6 +47,8 @@ import { acceptedSenders, relaySource } from '../rtp/sources.js';
 import { TapError } from '../sfu/tapClient.js';
 import { recordingWorkDir, type RecorderDeps } from './deps.js';
 import { forgetPid, rememberPid } from './leftovers.js';
+import { endPausedRun } from './pause.js';
+import { recordRunTracks } from './runTracks.js';
 import { SegmentUploader } from './segments.js';
 
 /** Why a capture run ended; also the `reason` of its `capture-ended` message. */
@@ -59,10 +62,11 @@ export type CaptureEndReason =
   | 'tap_lost'
   | 'publisher_rejoined'
   | 'publisher_gone'
-  | 'recording_gone';
+  | 'recording_gone'
+  | 'paused';
 
 export interface CaptureResult {
-  outcome: 'processing' | 'failed' | 'skipped' | 'continued';
+  outcome: 'processing' | 'failed' | 'skipped' | 'continued' | 'paused';
   reason: CaptureEndReason | 'not_live' | 'stale_run' | 'capture_failed';
   run: number;
   segments: number;
@@ -97,6 +101,11 @@ export function captureHandler(d: RecorderDeps, shutdown: AbortSignal): JobHandl
     // segment must not be overwritten).
     const local = await readdir(recordingWorkDir(d.settings, data.recordingId)).catch(() => [] as string[]);
     const run = local.map(segmentIndexOf).reduce<number>((n, i) => (i !== null && i >= n ? i + 1 : n), runStart(rec, data.firstSegment));
+    if (rec.status === 'paused') {
+      // Paused before this run began: resume queues a newer one.
+      await endPausedRun(d, rec.id, data.attempt, run, log);
+      return { outcome: 'paused', reason: 'paused', run, segments: 0 } satisfies CaptureResult;
+    }
     if (rec.status === 'stopping') {
       // Stopped before this run began (or a run died while stopping): nothing left to capture.
       return endWithoutCapture(d, rec, data.attempt, run, log);
@@ -286,10 +295,7 @@ class Capture {
       });
       this.#listeningAt = Date.now();
       // After connecting, not before: every millisecond before it is media lost in a takeover.
-      await d.store.update(this.#id, (r) => {
-        const tracks = this.#tracks.map((t) => ({ kind: t.kind, codec: codecName(t.codec.mimeType), participant: t.participant }));
-        return JSON.stringify(r.tracks) === JSON.stringify(tracks) ? null : { ...r, tracks };
-      });
+      await recordRunTracks(d.store, this.#id, this.#run, this.#tracks);
       this.#log.info(
         {
           ports: this.#announced.map((p) => p.rtpPort),
@@ -319,9 +325,10 @@ class Capture {
       this.#ending = true;
       const stopAt = new Date();
       let continued = false;
-      if (reason === 'recorder_shutdown' && this.#sawFirstFrame) {
-        // Rolling deploy: queue the next run first and keep recording until the SFU has fed
-        // it (it closes our tap then), so the handover loses (almost) nothing.
+      if ((reason === 'recorder_shutdown' || reason === 'publisher_rejoined') && this.#sawFirstFrame) {
+        // Rolling deploy, or someone joined or left the room: queue the next run first and keep
+        // recording until the SFU has fed it (it closes our tap then), so the handover loses
+        // (almost) nothing for those who stay.
         continued = await this.#handOnIfNeeded(reason);
         if (continued) await this.#waitTapReplaced(d.settings.handoverWaitMs ?? 8000);
       } else if (CONTINUES.has(reason)) {
@@ -356,6 +363,10 @@ class Capture {
         'capture run ended',
       );
       if (continued) return this.#ended('continued', reason, uploaded + failed);
+      if (reason === 'paused') {
+        await endPausedRun(d, this.#id, this.#attempt, this.#run, this.#log);
+        return this.#ended('paused', reason, uploaded + failed);
+      }
       return await this.#conclude(reason, exit, stopAt, uploaded + failed);
     } catch (err) {
       // Our own failure (ports, ffmpeg would not start, Redis/storage errors): hand the
@@ -428,6 +439,10 @@ class Capture {
     if (reason === 'recording_gone') {
       await d.runs.release(this.#id, this.#attempt);
       return this.#ended('skipped', reason, 0);
+    }
+    if (reason === 'paused') {
+      await endPausedRun(d, this.#id, this.#attempt, this.#run, this.#log);
+      return this.#ended('paused', reason, 0);
     }
     if (reason === 'recorder_shutdown' && (await this.#handOnIfNeeded(reason))) return this.#ended('continued', reason, 0);
     const outcome = await finalizeOrFail(
@@ -508,6 +523,7 @@ class Capture {
     this.#unsubscribe = await d.hub.subscribe(d.keys.recordingChannel(this.#id), (raw) => {
       const m = decodeMessage(raw);
       if (m?.type === 'stop' && m.recordingId === this.#id) this.#stop.resolve('stopped');
+      if (m?.type === 'pause' && m.recordingId === this.#id) this.#stop.resolve('paused');
       if (m?.type === 'restart-run' && m.recordingId === this.#id && this.#tapOpen) this.#stop.resolve('publisher_rejoined');
     });
     const poll = async (): Promise<void> => {
@@ -515,6 +531,7 @@ class Capture {
         const rec = await d.store.get(this.#id);
         if (!rec || !isLive(rec.status)) this.#stop.resolve('recording_gone');
         else if (rec.status === 'stopping') this.#stop.resolve('stopped');
+        else if (rec.status === 'paused') this.#stop.resolve('paused');
         const claim = await d.runs.claim(this.#id);
         if (claim && claim.attempt > this.#attempt) this.#stop.resolve('recording_gone'); // replaced (we were presumed dead)
       } catch (err) {

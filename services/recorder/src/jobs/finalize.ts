@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import {
   recordingKeys,
   UnrecoverableError,
+  withoutPauses,
   type FailureCode,
   type FinalizeRecording,
   type JobHandler,
@@ -31,6 +32,7 @@ import {
 import { ffprobe, probeTimeline } from '../ffmpeg/probe.js';
 import { runFfmpeg } from '../ffmpeg/runner.js';
 import { recordingWorkDir, type RecorderDeps } from './deps.js';
+import { finalizeParticipants, planParticipants, saveParticipants } from './participants.js';
 import { retry } from './retry.js';
 
 export interface FinalizeResult {
@@ -113,18 +115,34 @@ async function finalize(d: RecorderDeps, data: FinalizeRecording, log: Logger): 
 
   const segments = await gatherSegments(d, rec, workDir, dir, log);
   if (segments.length === 0) throw new NoSegmentsError('no segments were recorded (nothing to finalize)');
-  const container = rawContainerFor(rec.tracks.length > 0 ? rec.tracks.map((t) => t.codec) : await probeCodecs(d, segments[0]!.path));
-  await setRawOutput(d, id, {
-    file: container.file,
-    contentType: container.contentType,
-    size: null,
-    status: 'processing',
-    progress: 0,
-    durationMs: null,
-  });
-
-  const output = join(dir, container.file);
-  await concatSegments(d, segments, dir, output, container, log);
+  // Several participants at once: an output each, and a raw file combining them (participants.ts).
+  const plan = planParticipants(rec.runTracks, segments);
+  let container: RawContainer;
+  let output: string;
+  if (plan?.multi) {
+    ({ container, output } = await finalizeParticipants(d, id, plan, dir, log));
+    await setRawOutput(d, id, {
+      file: container.file,
+      contentType: container.contentType,
+      size: null,
+      status: 'processing',
+      progress: 0,
+      durationMs: null,
+    });
+  } else {
+    container = rawContainerFor(rec.tracks.length > 0 ? rec.tracks.map((t) => t.codec) : await probeCodecs(d, segments[0]!.path));
+    await setRawOutput(d, id, {
+      file: container.file,
+      contentType: container.contentType,
+      size: null,
+      status: 'processing',
+      progress: 0,
+      durationMs: null,
+    });
+    output = join(dir, container.file);
+    await concatSegments(d, segments, dir, output, container, log);
+    if (plan) await saveParticipants(d, id, plan);
+  }
   const probe = await ffprobe(output, d.settings.ffprobePath).catch((err: unknown) => {
     throw new FinalizeError('finalize_failed', `the joined file is not readable: ${err instanceof Error ? err.message : String(err)}`);
   });
@@ -219,7 +237,9 @@ async function gatherSegments(d: RecorderDeps, rec: Recording, workDir: string, 
       start ??= t.start;
       end ??= t.end;
     }
-    out.push({ path, run: s.run, start, end, runAt: s.runAt ?? runAtOf(s.run) });
+    // Runs after a resume are placed as if the paused span never happened: it is left out.
+    const runAt = s.runAt ?? runAtOf(s.run);
+    out.push({ path, run: s.run, start, end, runAt: runAt === null ? null : withoutPauses(runAt, rec.pauses) });
   }
   return out;
 }

@@ -44,6 +44,7 @@ import {
 } from '../transcode/args.js';
 import type { CostGate } from '../transcode/gate.js';
 import type { TranscodeMetrics } from '../transcode/metrics.js';
+import { placeParticipants } from '../transcode/participants.js';
 import { probeSource } from '../transcode/source.js';
 import type { RecorderDeps } from './deps.js';
 import { retry } from './retry.js';
@@ -160,12 +161,14 @@ async function transcode(
       throw new TranscodeError('raw_unreadable', `the raw file could not be read: ${err instanceof Error ? err.message : String(err)}`);
     });
     lap('downloadMs');
-    const src = await probeSource(input, d.settings.ffprobePath).catch((err: unknown) => {
+    const probed = await probeSource(input, d.settings.ffprobePath).catch((err: unknown) => {
       throw new PermanentTranscodeError(
         'raw_unreadable',
         `the raw file is not readable: ${err instanceof Error ? err.message : String(err)}`,
       );
     });
+    // Several participants: each placed at the start offset the manifest gives them.
+    const src = placeParticipants(probed, rec.participants);
     lap('probeMs');
     const t0 = performance.now();
     await updateOutput(

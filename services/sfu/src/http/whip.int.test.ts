@@ -48,6 +48,7 @@ async function sfu(env: Record<string, string> = {}): Promise<{ sfu: RunningSfu;
     JWT_SECRET,
     CORS_ORIGINS: 'https://app.example',
     MAX_SUBS_PER_ROOM: '1',
+    MAX_PUBS_PER_ROOM: '1',
     MAX_SDP_BYTES: '20000',
     TURN_URLS: 'stun:stun.example.net:3478,turn:turn.example.net:3478?transport=udp',
     TURN_SECRET,

@@ -92,7 +92,11 @@ export class RecordingController {
           );
       });
     });
-    room.on('producerclose', () => this.#checkMedia(room));
+    room.on('producerclose', () => {
+      this.#checkMedia(room);
+      // A participant left while others stay: the run restarts without them (their output ends).
+      this.#later(50, () => this.#participantLeft(room));
+    });
     room.once('closed', () => this.#checkMedia(room));
   }
 
@@ -299,6 +303,27 @@ export class RecordingController {
       .publish(
         this.o.keys.recordingChannel(rec.recordingId),
         encodeMessage({ type: 'restart-run', recordingId: rec.recordingId, reason: 'publisher_rejoined' }),
+      )
+      .catch(() => {});
+  }
+
+  /**
+   * Someone left a room that still has publishers: the running run records their closed
+   * producers no more, so the recording continues as a new run of who is left (each run's
+   * participants are fixed; finalize ends the leaver's output where their last run ends).
+   */
+  #participantLeft(room: Room): void {
+    const rec = this.#recs.get(room.name);
+    if (!rec || room.closed || room.producers.length === 0) return;
+    const newest = rec.taps.at(-1);
+    if (!newest || newest.closed) return;
+    const present = new Set(room.producers.map((p) => p.id));
+    if (newest.producerIds.every((id) => present.has(id))) return;
+    this.o.logger.info({ room: room.name, recordingId: rec.recordingId }, 'a recorded participant left; continuing as a new run');
+    void this.o.redis
+      .publish(
+        this.o.keys.recordingChannel(rec.recordingId),
+        encodeMessage({ type: 'restart-run', recordingId: rec.recordingId, reason: 'participant_left' }),
       )
       .catch(() => {});
   }
