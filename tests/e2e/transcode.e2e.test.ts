@@ -46,7 +46,7 @@ const SIZE = /^(\d+)x(\d+)$/.exec(process.env['E2E_TRANSCODE_SIZE'] ?? '');
 const OUTPUTS = (process.env['E2E_TRANSCODE_OUTPUTS'] ?? 'mp4,poster,hls').split(',').map((s) => s.trim());
 for (const required of ['mp4', 'poster', 'hls']) if (!OUTPUTS.includes(required)) OUTPUTS.push(required);
 
-test('a recording gets its MP4 and poster by itself, announced by signed webhooks', { timeout: 180_000 + SECONDS * 8000 }, async (t) => {
+test('a recording gets its MP4 and poster by itself, announced by signed webhooks', { timeout: 240_000 + SECONDS * 15_000 }, async (t) => {
   const events: { type: string; output?: string; ok: boolean; at: number }[] = [];
   const rx = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -100,7 +100,7 @@ test('a recording gets its MP4 and poster by itself, announced by signed webhook
   const readyAt: Record<string, number> = {};
   let sawProgress = false;
   let rec = await get();
-  const until = Date.now() + 60_000 + SECONDS * 6000;
+  const until = Date.now() + 120_000 + SECONDS * 10_000;
   while (Date.now() < until) {
     rec = await get();
     if (rec.status === 'ready' && readyAt['raw'] === undefined) readyAt['raw'] = Date.now() - stopAt;
@@ -113,6 +113,8 @@ test('a recording gets its MP4 and poster by itself, announced by signed webhook
       break;
     await new Promise((r) => setTimeout(r, 50));
   }
+  // The timings first, so a run that misses an output still reports the others.
+  console.log(`# e2e transcode stop → ready ${JSON.stringify({ seconds: SECONDS, stopToReadyMs: readyAt, load: loadavg().map((l) => Math.round(l * 10) / 10) })}`);
   assert.equal(rec.status, 'ready', JSON.stringify(rec));
   for (const name of OUTPUTS) {
     const o = rec.outputs.find((x) => x.name === name);
