@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 // Transcode benchmark: the recorder's own ffmpeg invocations (services/recorder/dist/transcode/
 // args.js) on a reference clip, 720p30 test pattern + tone, made once with lavfi:
-//   - MP4 re-encode of a VP8 + Opus raw (x264 veryfast CRF 23, as for browser publishers),
-//   - MP4 remux of an H.264 + Opus raw (video copied, as for OBS),
+//   - MP4 re-encode of a VP8 + Opus raw (x264 veryfast CRF 23 without B-frames, as for browser
+//     publishers), and the same with x264's stock veryfast (3 B-frames, 10-frame lookahead),
+//   - MP4 remux of an H.264 + Opus raw (video copied, as for OBS), audio to AAC (default) or
+//     Opus copied (TRANSCODE_MP4_AUDIO=opus),
 //   - the HLS ladder (720p + 360p from a 720p source), the poster and the sprite.
-// Prints wall time, CPU time (user + sys of ffmpeg), × realtime per core (= clip length / CPU
-// seconds: what one core sustains) and × realtime on the wall clock, and output sizes.
+// Prints wall time, CPU time (user + sys of the ffmpeg child, from bash's `times`), × realtime
+// per core (= clip length / CPU seconds: what one core sustains, the figure that holds on a
+// shared machine) and × realtime on the wall clock, output sizes, and the SSIM of each mp4
+// against the decoded raw (quality check of the cheaper settings).
 // Transcodes run at normal priority here (the product nices them); a shared machine makes
 // the wall figures noisy, the CPU figures less so: run it a few times.
 //
@@ -40,6 +44,14 @@ function timed(cmd, args) {
   return { wall, cpu: u + s };
 }
 
+/** SSIM (all planes) of `out`'s video against `ref`'s. */
+function ssim(out, ref) {
+  const r = spawnSync('nice', ['-n', '5', 'ffmpeg', '-hide_banner', '-i', out, '-i', ref, '-lavfi', '[0:v][1:v]ssim', '-f', 'null', '-'], {
+    encoding: 'utf8',
+  });
+  return /All:([\d.]+)/.exec(r.stderr)?.[1] ?? '?';
+}
+
 const size = (p) => {
   const st = statSync(p);
   if (!st.isDirectory()) return st.size;
@@ -58,23 +70,53 @@ execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...lavfi, '-
 
 const vp8Src = await probeSource(vp8, 'ffprobe');
 const h264Src = await probeSource(h264, 'ffprobe');
+/** The invocation with x264's stock veryfast: our -bf 0 -rc-lookahead 5 taken out. */
+const stockVeryfast = (inv) => {
+  const o = [...inv.outputOptions];
+  for (const flag of ['-bf', '-rc-lookahead']) o.splice(o.indexOf(flag), 2);
+  return { ...inv, outputOptions: o };
+};
 const cases = [
   {
     name: 'mp4 re-encode (VP8 → H.264)',
     inv: () => mp4Args(vp8Src, { input: vp8, output: join(dir, 'reencode.mp4') }),
     out: 'reencode.mp4',
+    ssim: vp8,
+  },
+  {
+    name: 'mp4 re-encode, x264 stock veryfast (3 B-frames)',
+    inv: () => stockVeryfast(mp4Args(vp8Src, { input: vp8, output: join(dir, 'stock.mp4') })),
+    out: 'stock.mp4',
+    ssim: vp8,
   },
   {
     name: 'mp4 re-encode, TRANSCODE_PRESET=superfast',
     inv: () => mp4Args(vp8Src, { input: vp8, output: join(dir, 'superfast.mp4'), preset: 'superfast' }),
     out: 'superfast.mp4',
+    ssim: vp8,
   },
   {
     name: 'mp4 re-encode, TRANSCODE_PRESET=ultrafast',
     inv: () => mp4Args(vp8Src, { input: vp8, output: join(dir, 'ultrafast.mp4'), preset: 'ultrafast' }),
     out: 'ultrafast.mp4',
+    ssim: vp8,
   },
-  { name: 'mp4 remux (H.264 copied)', inv: () => mp4Args(h264Src, { input: h264, output: join(dir, 'remux.mp4') }), out: 'remux.mp4' },
+  {
+    name: 'mp4 remux (H.264 copied, Opus → AAC)',
+    inv: () => mp4Args(h264Src, { input: h264, output: join(dir, 'remux.mp4') }),
+    out: 'remux.mp4',
+  },
+  {
+    name: 'mp4 remux, TRANSCODE_MP4_AUDIO=opus (both copied)',
+    inv: () => mp4Args(h264Src, { input: h264, output: join(dir, 'remux-opus.mp4'), mp4Audio: 'opus' }),
+    out: 'remux-opus.mp4',
+  },
+  {
+    name: 'ffprobe of the raw (once per job)',
+    cmd: 'ffprobe',
+    inv: () => ({ argv: ['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', vp8] }),
+    out: null,
+  },
   {
     name: 'hls ladder 720p+360p',
     inv: () => hlsArgs(vp8Src, hlsLadder(1280, 720), { input: vp8, dir: join(dir, 'hls') }),
@@ -98,18 +140,20 @@ console.log(
     .map((l) => l.toFixed(1))
     .join(' ')}`,
 );
-console.log('| output | wall s (runs) | CPU s (runs) | × realtime per core (median) | × realtime wall (median) | size |');
-console.log('|---|---|---|---|---|---|');
+console.log('| output | wall s (runs) | CPU s (runs) | × realtime per core (median) | × realtime wall (median) | size | SSIM vs raw |');
+console.log('|---|---|---|---|---|---|---|');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const c of cases) {
   const runs = [];
   for (let i = 0; i < repeats; i++) {
     c.before?.();
-    runs.push(timed('ffmpeg', toArgv(c.inv())));
+    const inv = c.inv();
+    runs.push(timed(c.cmd ?? 'ffmpeg', inv.argv ?? toArgv(inv)));
   }
   const perCore = median(runs.map((r) => clipS / r.cpu));
   const wallX = median(runs.map((r) => clipS / r.wall));
+  const quality = c.ssim ? ssim(join(dir, c.out), c.ssim) : '';
   console.log(
-    `| ${c.name} | ${runs.map((r) => r.wall.toFixed(2)).join(', ')} | ${runs.map((r) => r.cpu.toFixed(2)).join(', ')} | ${perCore.toFixed(1)}× | ${wallX.toFixed(1)}× | ${size(join(dir, c.out))} B |`,
+    `| ${c.name} | ${runs.map((r) => r.wall.toFixed(2)).join(', ')} | ${runs.map((r) => r.cpu.toFixed(2)).join(', ')} | ${perCore.toFixed(1)}× | ${wallX.toFixed(1)}× | ${c.out ? `${size(join(dir, c.out))} B` : ''} | ${quality} |`,
   );
 }

@@ -2,13 +2,18 @@
 // WHIP, a recording started over the REST API with its own outputs and webhook URL, stopped,
 // and the MP4 and poster appearing by themselves: downloaded through the API and checked with
 // ffprobe against the raw file, while a webhook receiver on loopback checks the signed events.
-// E2E_TRANSCODE_SECONDS (default 5) sets how long it records (60 for the README's figures).
+// E2E_TRANSCODE_SECONDS (default 5) sets how long it records, E2E_TRANSCODE_SIZE (e.g. 1280x720;
+// default the helper's 640x360) the camera size, E2E_TRANSCODE_OUTPUTS (default mp4,poster,hls)
+// the outputs asked for, E2E_TRANSCODE_CODEC (VP8 or H264; default the browser's choice) the
+// publisher's video codec (the stack inherits the environment: TRANSCODE_MP4_AUDIO=opus works
+// too): the README's 60 s 720p figures are
+//   E2E_TRANSCODE_SECONDS=60 E2E_TRANSCODE_SIZE=1280x720 E2E_TRANSCODE_OUTPUTS=mp4,poster,hls,sprite,audio
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { launchBrowser, whipPublish } from '../support/browser.js';
@@ -39,8 +44,12 @@ function verify(timestamp: string | undefined, signature: string | undefined, bo
   return got.length === expected.length && timingSafeEqual(got, expected);
 }
 const SECONDS = Number(process.env['E2E_TRANSCODE_SECONDS'] ?? 5);
+const CODEC = process.env['E2E_TRANSCODE_CODEC'] as 'VP8' | 'H264' | undefined;
+const SIZE = /^(\d+)x(\d+)$/.exec(process.env['E2E_TRANSCODE_SIZE'] ?? '');
+const OUTPUTS = (process.env['E2E_TRANSCODE_OUTPUTS'] ?? 'mp4,poster,hls').split(',').map((s) => s.trim());
+for (const required of ['mp4', 'poster', 'hls']) if (!OUTPUTS.includes(required)) OUTPUTS.push(required);
 
-test('a recording gets its MP4 and poster by itself, announced by signed webhooks', { timeout: 120_000 + SECONDS * 3000 }, async (t) => {
+test('a recording gets its MP4 and poster by itself, announced by signed webhooks', { timeout: 240_000 + SECONDS * 15_000 }, async (t) => {
   const events: { type: string; output?: string; ok: boolean; at: number }[] = [];
   const rx = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -69,12 +78,18 @@ test('a recording gets its MP4 and poster by itself, announced by signed webhook
   t.after(() => rm(dir, { recursive: true, force: true }));
 
   const room = 'transcode-e2e';
-  const pub = await whipPublish(browser.page, `${stack.url}/api/whip/publish/${room}`);
+  const pub = await whipPublish(
+    browser.page,
+    `${stack.url}/api/whip/publish/${room}`,
+    undefined,
+    CODEC,
+    SIZE ? { width: Number(SIZE[1]), height: Number(SIZE[2]) } : undefined,
+  );
   assert.equal(pub.status, 201);
   const started = await fetch(`${stack.url}/api/v1/rooms/${room}/recordings`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ outputs: ['mp4', 'poster', 'hls'], webhookUrls: [hook] }),
+    body: JSON.stringify({ outputs: OUTPUTS, webhookUrls: [hook] }),
   });
   assert.equal(started.status, 201, await started.clone().text());
   const { id } = (await started.json()) as { id: string };
@@ -88,7 +103,7 @@ test('a recording gets its MP4 and poster by itself, announced by signed webhook
   const readyAt: Record<string, number> = {};
   let sawProgress = false;
   let rec = await get();
-  const until = Date.now() + 60_000 + SECONDS * 2000;
+  const until = Date.now() + 120_000 + SECONDS * 10_000;
   while (Date.now() < until) {
     rec = await get();
     if (rec.status === 'ready' && readyAt['raw'] === undefined) readyAt['raw'] = Date.now() - stopAt;
@@ -97,15 +112,20 @@ test('a recording gets its MP4 and poster by itself, announced by signed webhook
       if (o.status === 'ready' && readyAt[o.name] === undefined) readyAt[o.name] = Date.now() - stopAt;
     }
     const outs = rec.outputs.filter((o) => o.name !== 'raw');
-    if (rec.status === 'failed' || (outs.length === 3 && outs.every((o) => o.status === 'ready' || o.status === 'failed'))) break;
+    if (rec.status === 'failed' || (outs.length === OUTPUTS.length && outs.every((o) => o.status === 'ready' || o.status === 'failed')))
+      break;
     await new Promise((r) => setTimeout(r, 50));
   }
+  // The timings first, so a run that misses an output still reports the others.
+  console.log(
+    `# e2e transcode stop → ready ${JSON.stringify({ seconds: SECONDS, stopToReadyMs: readyAt, load: loadavg().map((l) => Math.round(l * 10) / 10) })}`,
+  );
   assert.equal(rec.status, 'ready', JSON.stringify(rec));
-  for (const name of ['mp4', 'poster', 'hls']) {
+  for (const name of OUTPUTS) {
     const o = rec.outputs.find((x) => x.name === name);
     assert.equal(o?.status, 'ready', `${name}: ${JSON.stringify(o)}\n${stack.logs.slice(-20).join('\n')}`);
   }
-  assert.deepEqual(rec.outputs.map((o) => o.name).sort(), ['hls', 'mp4', 'poster', 'raw'], 'the outputs the start request asked for');
+  assert.deepEqual(rec.outputs.map((o) => o.name).sort(), [...OUTPUTS, 'raw'].sort(), 'the outputs the start request asked for');
 
   const save = async (name: string, file: string): Promise<string> => {
     const res = await fetch(`${stack.url}/api/v1/recordings/${id}/outputs/${name}`);
@@ -116,7 +136,9 @@ test('a recording gets its MP4 and poster by itself, announced by signed webhook
   };
   const raw = await ffprobe(await save('raw', 'raw.webm'));
   const mp4 = await ffprobe(await save('mp4', 'out.mp4'));
-  assert.deepEqual(mp4.streams.map((s) => `${s.codec_type}/${s.codec_name}`).sort(), ['audio/aac', 'video/h264']);
+  // AAC unless the stack was started with TRANSCODE_MP4_AUDIO=opus (inherited from this process's environment).
+  const mp4Audio = process.env['TRANSCODE_MP4_AUDIO'] === 'opus' ? 'audio/opus' : 'audio/aac';
+  assert.deepEqual(mp4.streams.map((s) => `${s.codec_type}/${s.codec_name}`).sort(), [mp4Audio, 'video/h264']);
   const rawV = raw.streams.find((s) => s.codec_type === 'video')!;
   const mp4V = mp4.streams.find((s) => s.codec_type === 'video')!;
   assert.equal(`${mp4V.width}x${mp4V.height}`, `${rawV.width}x${rawV.height}`);
@@ -127,7 +149,7 @@ test('a recording gets its MP4 and poster by itself, announced by signed webhook
 
   // Webhooks: every lifecycle event once, signed, in order; output events after recording.ready.
   const deadline = Date.now() + 15_000;
-  while (events.length < 7 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (events.length < 4 + OUTPUTS.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const types = events.map((e) => e.type);
   assert.deepEqual(types.slice(0, 4), ['recording.started', 'recording.active', 'recording.stopped', 'recording.ready'], types.join(','));
   assert.deepEqual(
@@ -135,7 +157,7 @@ test('a recording gets its MP4 and poster by itself, announced by signed webhook
       .slice(4)
       .map((e) => `${e.type}:${e.output}`)
       .sort(),
-    ['output.ready:hls', 'output.ready:mp4', 'output.ready:poster'],
+    OUTPUTS.map((o) => `output.ready:${o}`).sort(),
   );
   assert.ok(
     events.every((e) => e.ok),
@@ -171,7 +193,16 @@ test('a recording gets its MP4 and poster by itself, announced by signed webhook
 
   const mp4Budget = 1000 + (SECONDS * 1000) / 8;
   console.log(
-    `# e2e transcode figures ${JSON.stringify({ seconds: SECONDS, stopToReadyMs: readyAt, mp4BudgetMs: mp4Budget, sawProgress, mp4Bytes: Number(mp4.format.size) })}`,
+    `# e2e transcode figures ${JSON.stringify({
+      seconds: SECONDS,
+      rawVideo: `${rawV.codec_name} ${rawV.width}x${rawV.height}`,
+      rawSeconds: Number(raw.format.duration),
+      stopToReadyMs: readyAt,
+      mp4BudgetMs: mp4Budget,
+      sawProgress,
+      sizes: Object.fromEntries(rec.outputs.map((o) => [o.name, o.size])),
+      load: loadavg().map((l) => Math.round(l * 10) / 10),
+    })}`,
   );
   await fetch(pub.location, { method: 'DELETE' }).catch(() => {});
 });

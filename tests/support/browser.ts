@@ -64,15 +64,26 @@ async function session(
   url: string,
   token: string | undefined,
   videoCodec?: string,
+  size?: PublishSize,
 ): Promise<{ location: string; status: number }> {
   await onOrigin(page, url);
   return page.evaluate(
-    async ({ kind, url, token, videoCodec }) => {
+    async ({ kind, url, token, videoCodec, size }) => {
       const pc = new RTCPeerConnection();
       if (kind === 'publish') {
-        const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360, frameRate: 30 } });
+        const video = size
+          ? { width: { exact: size.width }, height: { exact: size.height }, frameRate: 30 }
+          : { width: 640, height: 360, frameRate: 30 };
+        const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video });
         for (const t of stream.getTracks()) {
           const tr = pc.addTransceiver(t, { direction: 'sendonly' });
+          // A chosen size is kept (frames dropped instead under CPU or bandwidth pressure), so
+          // the recording has it from the start rather than after the bandwidth ramps up.
+          if (t.kind === 'video' && size) {
+            const p = tr.sender.getParameters() as RTCRtpSendParameters & { degradationPreference?: string };
+            p.degradationPreference = 'maintain-resolution';
+            await tr.sender.setParameters(p).catch(() => {});
+          }
           // Offer only this video codec (and its RTX), as a client configured for it would.
           if (t.kind === 'video' && videoCodec) {
             const codecs = RTCRtpSender.getCapabilities('video')?.codecs ?? [];
@@ -111,13 +122,19 @@ async function session(
       // Relative to the URL that answered: after a 307 that is the other instance.
       return { location: new URL(res.headers.get('Location')!, res.url).href, status: res.status };
     },
-    { kind, url, token, videoCodec },
+    { kind, url, token, videoCodec, size },
   );
 }
 
+/** The publisher's camera size (default 640×360). */
+export interface PublishSize {
+  width: number;
+  height: number;
+}
+
 /** In-page WHIP publish of the fake camera + microphone (optionally offering one video codec only); resolves once connected. */
-export const whipPublish = (page: Page, url: string, token?: string, videoCodec?: 'VP8' | 'VP9' | 'H264') =>
-  session(page, 'publish', url, token, videoCodec);
+export const whipPublish = (page: Page, url: string, token?: string, videoCodec?: 'VP8' | 'VP9' | 'H264', size?: PublishSize) =>
+  session(page, 'publish', url, token, videoCodec, size);
 
 /** In-page WHEP playback; resolves with the session URL once answered. */
 export const whepPlay = (page: Page, url: string, token?: string) => session(page, 'view', url, token);

@@ -95,6 +95,8 @@ export const recorderConfigSchema = z
     TRANSCODE_PRESET: envString('veryfast').pipe(z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'])),
     /** x264 CRF of re-encoded outputs (lower = better and larger). Default 23. */
     TRANSCODE_CRF: envInt(23, 0, 51),
+    /** Audio of the mp4 output: aac (plays everywhere) or opus (Opus copied, no re-encode). Default aac. */
+    TRANSCODE_MP4_AUDIO: envString('aac').pipe(z.enum(['aac', 'opus'])),
     /** Attempts per output before it is `failed`. Default 3. */
     TRANSCODE_ATTEMPTS: envInt(3, 1, 20),
     /** Webhook targets for every recording's events (comma-separated http(s) URLs). */

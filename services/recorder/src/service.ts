@@ -176,6 +176,7 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
       niceness: c.TRANSCODE_NICE,
       preset: c.TRANSCODE_PRESET,
       crf: c.TRANSCODE_CRF,
+      mp4Audio: c.TRANSCODE_MP4_AUDIO,
       ...(c.TRANSCODE_THREADS ? { threads: c.TRANSCODE_THREADS } : {}),
     },
     gate: new CostGate(c.TRANSCODE_CPU_BUDGET),

@@ -27,6 +27,11 @@ export class LocalStorage implements Storage {
     return p;
   }
 
+  /** The file holding `key` (which may not exist), for readers such as ffmpeg that want a path. */
+  pathOf(key: string): string {
+    return this.#path(key);
+  }
+
   async init(): Promise<void> {
     await mkdir(this.root, { recursive: true });
   }

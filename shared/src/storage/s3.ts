@@ -211,9 +211,13 @@ export class S3Storage implements Storage {
     const keys = await this.list(prefix);
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
-      await this.#client.send(
+      const r = await this.#client.send(
         new DeleteObjectsCommand({ Bucket: this.#bucket, Delete: { Objects: batch.map((k) => ({ Key: this.#key(k) })), Quiet: true } }),
       );
+      // Quiet mode lists only the keys S3 could not delete: a 200 does not mean all went.
+      const failed = r.Errors ?? [];
+      if (failed.length > 0)
+        throw new Error(`S3 DeleteObjects left ${failed.length} of ${batch.length} objects (first: ${failed[0]?.Key} ${failed[0]?.Code})`);
     }
     return keys.length;
   }

@@ -60,12 +60,32 @@ export class WebhookTargetError extends Error {
   }
 }
 
+export interface ResolvedAddress {
+  address: string;
+  family: number;
+}
+
+/** A webhook URL and the addresses it was checked at: the delivery connects to these only. */
+export interface CheckedTarget {
+  url: URL;
+  /** Empty when private targets are allowed (the HTTP client resolves the name itself then). */
+  addresses: ResolvedAddress[];
+}
+
+type Resolve = (host: string, o: { all: true; verbatim: true }) => Promise<ResolvedAddress[]>;
+
 /**
- * Resolves the URL's host and throws WebhookTargetError when any address it resolves to is
- * not public (unless allowPrivate). Every address is checked, so a name with one public and
- * one private record is refused.
+ * Resolves the URL's host once and throws WebhookTargetError when any address it resolves to
+ * is not public (unless allowPrivate). Every address is checked, so a name with one public and
+ * one private record is refused. The caller must connect to the returned addresses, not
+ * resolve the name again: a second lookup could answer differently (DNS rebinding).
  */
-export async function checkWebhookTarget(url: string, allowPrivate: boolean, resolve = lookup): Promise<void> {
+export async function resolveWebhookTarget(
+  url: string,
+  allowPrivate: boolean,
+  resolve: Resolve = lookup,
+  isBlocked: (ip: string) => boolean = isPrivateAddress,
+): Promise<CheckedTarget> {
   let u: URL;
   try {
     u = new URL(url);
@@ -73,13 +93,14 @@ export async function checkWebhookTarget(url: string, allowPrivate: boolean, res
     throw new WebhookTargetError('webhook_target_invalid', `not a URL: ${url}`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new WebhookTargetError('webhook_target_invalid', `not http(s): ${url}`);
-  if (allowPrivate) return;
+  if (allowPrivate) return { url: u, addresses: [] };
   const host = u.hostname.replace(/^\[|\]$/g, '');
-  let addresses: string[];
-  if (isIP(host)) addresses = [host];
+  let addresses: ResolvedAddress[];
+  const family = isIP(host);
+  if (family) addresses = [{ address: host, family }];
   else {
     try {
-      addresses = (await resolve(host, { all: true, verbatim: true })).map((a) => a.address);
+      addresses = (await resolve(host, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family }));
     } catch (err) {
       // The resolver's code only (ENOTFOUND…): its message can describe this host's resolver setup.
       const why = (err as { code?: unknown }).code;
@@ -89,7 +110,7 @@ export async function checkWebhookTarget(url: string, allowPrivate: boolean, res
       );
     }
   }
-  const bad = addresses.find(isPrivateAddress);
+  const bad = addresses.find((a) => isBlocked(a.address));
   if (bad !== undefined || addresses.length === 0) {
     throw new WebhookTargetError(
       'webhook_target_private',
@@ -97,4 +118,10 @@ export async function checkWebhookTarget(url: string, allowPrivate: boolean, res
       `${host} resolves to a non-public address; set WEBHOOK_ALLOW_PRIVATE=1 to allow`,
     );
   }
+  return { url: u, addresses };
+}
+
+/** resolveWebhookTarget without the addresses, for validating a URL. */
+export async function checkWebhookTarget(url: string, allowPrivate: boolean, resolve: Resolve = lookup): Promise<void> {
+  await resolveWebhookTarget(url, allowPrivate, resolve);
 }

@@ -253,7 +253,9 @@ describe('transcoding with real Redis, ffmpeg and storage', () => {
       [480, 360],
     );
     const segmentLists: number[][] = [];
+    const segmentStarts: number[][] = [];
     for (const r of renditions) {
+      const starts: number[] = [];
       assert.ok(r.h <= 480 && r.w <= 854, 'never above the source');
       const playlist = (await readFile(await s.fetchFile(id, `hls/${r.uri}`))).toString();
       assert.match(playlist, /#EXT-X-ENDLIST/);
@@ -268,9 +270,21 @@ describe('transcoding with real Redis, ffmpeg and storage', () => {
         assert.equal(sv?.codec_name, 'h264');
         assert.equal(sv?.height, r.h);
         await run('ffmpeg', ['-v', 'error', '-xerror', '-i', path, '-f', 'null', '-']);
+        // Each segment opens on a keyframe; note where, to compare the renditions.
+        // prettier-ignore
+        const first = (await run('ffprobe', [
+          '-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-read_intervals', '%+#1', '-of', 'csv=p=0', path,
+        ])).stdout.trim().split('\n')[0]!.split(',');
+        assert.match(first[1] ?? '', /^K/, `${seg} starts on a keyframe`);
+        starts.push(Number(first[0]));
       }
+      segmentStarts.push(starts);
     }
-    assert.deepEqual(segmentLists[0], segmentLists[1], 'renditions cut at the same keyframes');
+    assert.deepEqual(segmentLists[0], segmentLists[1], 'renditions cut at the same points');
+    assert.equal(segmentStarts[0]!.length, segmentStarts[1]!.length);
+    segmentStarts[0]!.forEach((t0, i) =>
+      assert.ok(Math.abs(t0 - segmentStarts[1]![i]!) < 0.001, `segment ${i}: keyframe at ${t0} s and ${segmentStarts[1]![i]} s`),
+    );
 
     // poster: a decodable JPEG of the picture, not the black first frames.
     const poster = await s.fetchFile(id, 'poster.jpg');
@@ -291,10 +305,16 @@ describe('transcoding with real Redis, ffmpeg and storage', () => {
       Number(m[i]) * 3600 + Number(m[i + 1]) * 60 + Number(m[i + 2]) + Number(m[i + 3]) / 1000;
     assert.equal(secs(cues[0]!, 1), 0);
     assert.ok(Math.abs(secs(cues[cues.length - 1]!, 5) - rawDuration) <= 0.2, 'the last cue ends with the recording');
-    for (const c of cues) {
-      const [x, y, w, h] = [9, 10, 11, 12].map((i) => Number(c[i]));
-      assert.ok(x! + w! <= sp.width! && y! + h! <= sp.height!, 'tile inside the image');
-    }
+    // Cue i points at tile i of the grid (row by row), the tiles fill the image exactly.
+    const [tw, th] = [Number(cues[0]![11]), Number(cues[0]![12])];
+    const cols = Math.round(sp.width! / tw);
+    assert.equal(cols * tw, sp.width, 'the image is a whole number of tiles wide');
+    assert.equal(Math.ceil(cues.length / cols) * th, sp.height, 'and as many rows high as the cues need');
+    cues.forEach((c, i) => {
+      const [x, y, w, h] = [9, 10, 11, 12].map((k) => Number(c[k]));
+      assert.deepEqual([x, y, w, h], [(i % cols) * tw, Math.floor(i / cols) * th, tw, th], `cue ${i} points at tile ${i}`);
+      if (i > 0) assert.equal(secs(c, 1), secs(cues[i - 1]!, 5), 'cues are contiguous');
+    });
     // The tile of the 2nd second shows the picture (not padding).
     const c1 = cues[Math.min(2, cues.length - 1)]!;
     assert.ok((await meanLuma(sprite, `${c1[11]}:${c1[12]}:${c1[9]}:${c1[10]}`)) > 40, 'a tile after the black start shows the picture');

@@ -1,6 +1,8 @@
 // TranscodeRecording: make one output (mp4, hls, poster, sprite, audio, composite) of a ready
-// recording from its raw file. The raw is downloaded to a scratch directory, ffmpeg runs at
-// lower priority once the job's CPU cost fits the recorder's budget, progress and ETA go to
+// recording from its raw file. ffmpeg reads the raw where it lies (a local path, or S3 over a
+// presigned URL) and runs at lower priority once the job's CPU cost fits the recorder's
+// budget; a job that does not fit gives its worker slot back (delayed, no attempt used) unless
+// it is an mp4 or a poster, which wait at the gate ahead of the others. Progress and ETA go to
 // the output's entry in the manifest (at most once a second), the files are uploaded (a
 // playlist after its segments, so a reader never sees a playlist naming missing files) and
 // the entry becomes `ready`. A failure marks only this output `failed` (on the last attempt),
@@ -8,6 +10,7 @@
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  DelayedError,
   inSpanUnder,
   OUTPUT_SPECS,
   recordingKeys,
@@ -45,12 +48,15 @@ import {
 import type { CostGate } from '../transcode/gate.js';
 import type { TranscodeMetrics } from '../transcode/metrics.js';
 import { placeParticipants } from '../transcode/participants.js';
-import { probeSource } from '../transcode/source.js';
+import { openRaw, probeSource, type RawInput } from '../transcode/source.js';
 import type { RecorderDeps } from './deps.js';
 import { retry } from './retry.js';
 
 export interface TranscodeSettings extends EncodeTuning {
-  /** Niceness of transcoding ffmpeg processes (captures keep the recorder's). Default 10. */
+  /**
+   * Niceness of the mp4 and poster ffmpeg processes (captures keep the recorder's); the other
+   * outputs run 5 steps nicer, so an mp4 sharing the CPU with an HLS ladder gets ~3× its share.
+   */
   niceness: number;
   /** How often progress is written to the manifest, ms. Default 1000. */
   progressIntervalMs?: number;
@@ -89,9 +95,34 @@ export interface TranscodeResult {
   seconds?: number;
 }
 
+/** Queue priorities at or below this wait at the CPU gate instead of giving their slot back. */
+const EXPRESS_PRIORITY = 1;
+
+/**
+ * Admits the job against the CPU budget. Express outputs (mp4, poster) wait, ahead of the
+ * others; any other job that does not fit now goes back to the queue for a second (without
+ * using an attempt), so waiting ladders never hold the worker slots a new mp4 needs.
+ */
+async function admit(
+  d: TranscodeDeps,
+  data: TranscodeRecording,
+  job: Parameters<JobHandler<'TranscodeRecording'>>[1],
+): Promise<() => void> {
+  const rec = await d.store.get(data.recordingId).catch(() => null);
+  const cost = outputCost(data.output, rec?.tracks.find((t) => t.kind === 'video')?.codec);
+  const priority = job.opts.priority ?? 0;
+  if (priority <= EXPRESS_PRIORITY) return d.gate.acquire(cost, priority);
+  const release = d.gate.tryAcquire(cost, priority);
+  if (release) return release;
+  await job.moveToDelayed(Date.now() + 1000, job.token);
+  throw new DelayedError();
+}
+
 export function transcodeHandler(d: TranscodeDeps): JobHandler<'TranscodeRecording'> {
-  return (data, job, signal) =>
-    inSpanUnder(
+  return async (data, job, signal) => {
+    const release = await admit(d, data, job);
+    d.transcodeMetrics.transcodeCpuUsed.set(d.gate.used);
+    return inSpanUnder(
       data.traceparent,
       'recorder',
       `transcode ${data.output}`,
@@ -99,7 +130,7 @@ export function transcodeHandler(d: TranscodeDeps): JobHandler<'TranscodeRecordi
       async () => {
         const log = d.logger.child({ recordingId: data.recordingId, output: data.output, jobId: job.id });
         try {
-          return await transcode(d, data, log, signal, job.timestamp);
+          return await transcode(d, data, log, signal, job.timestamp, release);
         } catch (err) {
           const last = err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
           const code = err instanceof TranscodeError || err instanceof PermanentTranscodeError ? err.code : 'transcode_failed';
@@ -118,9 +149,13 @@ export function transcodeHandler(d: TranscodeDeps): JobHandler<'TranscodeRecordi
                 .catch((e: unknown) => log.warn({ err: e }, 'output.failed not queued'));
           }
           throw err;
+        } finally {
+          release();
+          d.transcodeMetrics.transcodeCpuUsed.set(d.gate.used);
         }
       },
     );
+  };
 }
 
 async function transcode(
@@ -129,6 +164,7 @@ async function transcode(
   log: Logger,
   signal: AbortSignal,
   queuedAt: number,
+  release: () => void,
 ): Promise<TranscodeResult> {
   const id = data.recordingId;
   const phases: Record<string, number> = { queuedMs: Date.now() - queuedAt };
@@ -147,24 +183,19 @@ async function transcode(
   if (rec.status !== 'ready' || !raw)
     throw new PermanentTranscodeError('raw_not_ready', `recording ${id} is ${rec.status}; its raw file is not ready`);
 
-  // Admission first, before any other await: the worker starts jobs in queue-priority order
-  // (mp4 and poster first), so they reach the CPU gate in that order.
-  const release = await d.gate.acquire(outputCost(data.output, rec.tracks.find((t) => t.kind === 'video')?.codec));
-  d.transcodeMetrics.transcodeCpuUsed.set(d.gate.used);
-  lap('waitMs');
   const dir = join(d.settings.workDir, 'transcode', `${id}-${data.output}`);
   try {
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
-    const input = join(dir, raw.file);
-    await retry(() => d.storage.download(recordingKeys.output(id, raw.file), input), { attempts: 3 }).catch((err: unknown) => {
+    const rawKey = recordingKeys.output(id, raw.file);
+    const input = await retry(() => openRaw(d.storage, rawKey, join(dir, raw.file)), { attempts: 3 }).catch((err: unknown) => {
       throw new TranscodeError('raw_unreadable', `the raw file could not be read: ${err instanceof Error ? err.message : String(err)}`);
     });
-    lap('downloadMs');
-    const probed = await probeSource(input, d.settings.ffprobePath).catch((err: unknown) => {
-      throw new PermanentTranscodeError(
+    lap('openMs');
+    const probed = await probeSource(input.input, d.settings.ffprobePath).catch((err: unknown) => {
+      throw new TranscodeError(
         'raw_unreadable',
-        `the raw file is not readable: ${err instanceof Error ? err.message : String(err)}`,
+        `the raw file is not readable: ${redact(err instanceof Error ? err.message : String(err), input)}`,
       );
     });
     // Several participants: each placed at the start offset the manifest gives them.
@@ -192,9 +223,19 @@ async function transcode(
       data.output,
       { status: 'ready', progress: 1, etaSeconds: 0, size: made.size, durationMs: made.durationMs, error: null },
       (o) => o.status !== 'ready',
-    );
+    ).catch(async (err: unknown) => {
+      // Deleted while this ran (DELETE or retention): what was just uploaded must go too.
+      if ((await d.store.get(id).catch(() => undefined)) === null) {
+        await Promise.all(made.files.map((f) => d.storage.delete(recordingKeys.output(id, f.file)).catch(() => {})));
+        throw new PermanentTranscodeError('recording_deleted', `recording ${id} was deleted while its ${data.output} was made`);
+      }
+      throw err;
+    });
     lap('manifestMs');
-    log.info({ size: made.size, ...phases, realtime: Math.round((src.durationS / Math.max(seconds, 1e-3)) * 10) / 10 }, 'output ready');
+    log.info(
+      { size: made.size, via: input.via, ...phases, realtime: Math.round((src.durationS / Math.max(seconds, 1e-3)) * 10) / 10 },
+      'output ready',
+    );
     const after = await d.store.get(id);
     if (after?.stoppedAt)
       d.transcodeMetrics.stopToOutputReadySeconds.observe(
@@ -205,10 +246,18 @@ async function transcode(
       await d.webhooks.emit('output.ready', after, data.output).catch((e: unknown) => log.warn({ err: e }, 'output.ready not queued'));
     return { outcome: 'ready', size: made.size, seconds };
   } finally {
-    release();
-    d.transcodeMetrics.transcodeCpuUsed.set(d.gate.used);
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** A message without the presigned URL of the raw (it would open the raw to whoever reads the error). */
+function redact(message: string, raw: RawInput): string {
+  return raw.via === 'url' ? message.split(raw.input).join('<raw>') : message;
+}
+
+/** The invocation reading the raw with the raw's input options (HTTP reconnects) in front. */
+function fromRaw(inv: FfmpegInvocation, raw: RawInput): FfmpegInvocation {
+  return { ...inv, inputs: inv.inputs.map((i) => (i.path === raw.input ? { ...i, options: [...raw.options, ...i.options] } : i)) };
 }
 
 interface Made {
@@ -223,18 +272,20 @@ async function makeOutput(
   rec: Recording,
   name: TranscodeOutputName,
   src: SourceInfo,
-  input: string,
+  raw: RawInput,
   outDir: string,
   log: Logger,
   signal: AbortSignal,
 ): Promise<Made> {
+  const input = raw.input;
+  const niceness = name === 'mp4' || name === 'poster' ? d.transcode.niceness : Math.min(19, d.transcode.niceness + 5);
   await mkdir(outDir, { recursive: true });
   const spec = OUTPUT_SPECS[name];
   const needVideo = (): void => {
     if (src.video.length === 0) throw new PermanentTranscodeError('no_video', 'the recording has no video stream');
   };
   const single = async (inv: FfmpegInvocation, path: string): Promise<Made> => {
-    await runTracked(d, rec.id, name, inv, src.durationS, log, signal);
+    await runTracked(d, rec.id, name, fromRaw(inv, raw), src.durationS, log, signal, niceness, raw);
     const size = await sizeOf(path);
     if (!size) throw new TranscodeError('empty_output', `ffmpeg wrote no ${name} file`);
     const probe = await ffprobe(path, d.settings.ffprobePath).catch(() => null);
@@ -249,6 +300,7 @@ async function makeOutput(
     ...(d.transcode.preset ? { preset: d.transcode.preset } : {}),
     ...(d.transcode.crf ? { crf: d.transcode.crf } : {}),
     ...(d.transcode.threads ? { threads: d.transcode.threads } : {}),
+    ...(d.transcode.mp4Audio ? { mp4Audio: d.transcode.mp4Audio } : {}),
   };
   switch (name) {
     case 'mp4': {
@@ -287,7 +339,17 @@ async function makeOutput(
     case 'hls': {
       const v = src.video[0];
       const ladder = v ? hlsLadder(v.width, v.height) : [];
-      await runTracked(d, rec.id, name, hlsArgs(src, ladder, { input, dir: outDir, ...tuning }), src.durationS, log, signal);
+      await runTracked(
+        d,
+        rec.id,
+        name,
+        fromRaw(hlsArgs(src, ladder, { input, dir: outDir, ...tuning }), raw),
+        src.durationS,
+        log,
+        signal,
+        niceness,
+        raw,
+      );
       const names = (await readdir(outDir)).sort();
       if (!names.includes(HLS_MASTER)) throw new TranscodeError('empty_output', 'ffmpeg wrote no HLS master playlist');
       // Segments first, then the renditions' playlists, the master last.
@@ -314,6 +376,8 @@ async function runTracked(
   totalS: number,
   log: Logger,
   signal: AbortSignal,
+  niceness: number,
+  raw: RawInput,
 ): Promise<void> {
   const started = Date.now();
   const every = d.transcode.progressIntervalMs ?? 1000;
@@ -322,7 +386,7 @@ async function runTracked(
   const ff = runFfmpeg(inv, {
     ffmpegPath: d.settings.ffmpegPath,
     logger: log,
-    niceness: d.transcode.niceness,
+    niceness,
     onLine: (line) => {
       const doneS = parseProgress(line);
       if (doneS === null || Date.now() - lastWrite < every) return;
@@ -343,10 +407,13 @@ async function runTracked(
   if (exit.code !== 0) {
     throw new TranscodeError(
       'ffmpeg_failed',
-      `ffmpeg ${exit.error ?? `exited with ${exit.code ?? exit.signal}`}: ${exit.stderrTail
-        .filter((l) => !/^\w+=/.test(l))
-        .slice(-3)
-        .join(' | ')}`,
+      redact(
+        `ffmpeg ${exit.error ?? `exited with ${exit.code ?? exit.signal}`}: ${exit.stderrTail
+          .filter((l) => !/^\w+=/.test(l))
+          .slice(-3)
+          .join(' | ')}`,
+        raw,
+      ),
     );
   }
 }

@@ -22,6 +22,7 @@ import {
 } from '@live-webrtc/shared';
 import { loadRecorderConfig } from '../config.js';
 import { startRecorder } from '../service.js';
+import { deliver, type TargetPolicy } from './webhooks.js';
 
 interface RedisServer {
   url: string;
@@ -53,7 +54,9 @@ interface Received {
 /** An HTTP receiver on loopback; `answer` picks each response's status. */
 async function receiver(
   answer: (r: Omit<Received, 'status'>, n: number) => number,
-): Promise<{ url: string; got: Received[]; close(): Promise<void> }> {
+  host = '127.0.0.1',
+  port = 0,
+): Promise<{ url: string; port: number; got: Received[]; close(): Promise<void> }> {
   const got: Received[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -65,9 +68,9 @@ async function receiver(
       res.writeHead(status).end();
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, got, close: () => new Promise((r) => server.close(() => r())) };
+  await new Promise<void>((r) => server.listen(port, host, r));
+  const bound = (server.address() as AddressInfo).port;
+  return { url: `http://${host}:${bound}`, port: bound, got, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 const SECRET = 'whsec-test-0123456789';
@@ -219,5 +222,40 @@ describe('webhooks with real Redis and a loopback receiver', () => {
     })();
     assert.match(text, /lw_recorder_webhook_deliveries_total\{outcome="failed"[^}]*\} 4/, 'every delivery refused');
     assert.equal(rx.got.length, 0, 'nothing reached the private address');
+  });
+
+  test('a delivery connects to the address its name was checked at, never to a second answer (DNS rebinding)', async (t) => {
+    // The name first resolves to 127.0.0.2 (counted as public here), then to 127.0.0.1 (private):
+    // a client that resolved again at connect time would reach the second receiver.
+    const checked = await receiver(() => 204, '127.0.0.2');
+    t.after(() => checked.close());
+    const rebound = await receiver(() => 204, '127.0.0.1', checked.port);
+    t.after(() => rebound.close());
+    let lookups = 0;
+    const resolve = (async () =>
+      ++lookups === 1 ? [{ address: '127.0.0.2', family: 4 }] : [{ address: '127.0.0.1', family: 4 }]) as NonNullable<
+      TargetPolicy['resolve']
+    >;
+    const isBlocked = (ip: string): boolean => ip !== '127.0.0.2';
+    const ev = {
+      v: 1 as const,
+      id: 'evt-rebind',
+      type: 'recording.ready' as const,
+      createdAt: new Date().toISOString(),
+      recordingId: 'rec-rebind',
+      seq: 1,
+      recording: { id: 'rec-rebind' },
+      url: `http://rebind.invalid:${checked.port}/hook`,
+    };
+    const settings = { urls: [], secret: SECRET, allowPrivate: false, attempts: 1, timeoutMs: 5000 };
+    await deliver(settings, ev, { resolve, isBlocked });
+    await deliver(settings, ev, { resolve, isBlocked }).then(
+      () => assert.fail('the second answer is private: refused'),
+      (err: Error) => assert.match(err.message, /webhook_target_private/),
+    );
+    assert.equal(checked.got.length, 1, 'delivered to the checked address');
+    assert.equal(rebound.got.length, 0, 'nothing reached the address of a later answer');
+    assert.equal(lookups, 2, 'one lookup per delivery: the connection did not resolve the name again');
+    assert.equal(checked.got[0]!.headers['host'], `rebind.invalid:${checked.port}`, 'the Host header keeps the name');
   });
 });

@@ -5,10 +5,10 @@
 // attempt — so receivers see started → active → stopped → ready → output.* in order.
 import { createHash } from 'node:crypto';
 import {
-  checkWebhookTarget,
   DelayedError,
   jobIds,
   loadRecordingOptions,
+  resolveWebhookTarget,
   signWebhook,
   UnrecoverableError,
   WEBHOOK_KEY_TTL_S,
@@ -22,6 +22,7 @@ import {
   type Redis,
   type Storage,
 } from '@live-webrtc/shared';
+import { postWebhook } from './webhookPost.js';
 
 export interface WebhookSettings {
   /** WEBHOOK_URLS: every event goes there. */
@@ -137,9 +138,16 @@ export function webhookBody(ev: DeliverWebhook): string {
   });
 }
 
-async function deliver(s: WebhookSettings, ev: DeliverWebhook): Promise<void> {
+/** Overrides for tests: how names resolve and which addresses count as private. */
+export interface TargetPolicy {
+  resolve?: Parameters<typeof resolveWebhookTarget>[2];
+  isBlocked?: Parameters<typeof resolveWebhookTarget>[3];
+}
+
+export async function deliver(s: WebhookSettings, ev: DeliverWebhook, policy: TargetPolicy = {}): Promise<void> {
+  let target;
   try {
-    await checkWebhookTarget(ev.url, s.allowPrivate);
+    target = await resolveWebhookTarget(ev.url, s.allowPrivate, policy.resolve, policy.isBlocked);
   } catch (err) {
     if (err instanceof WebhookTargetError && err.code !== 'webhook_target_unresolvable')
       throw new UnrecoverableError(`${err.code}: ${err.message}`);
@@ -152,8 +160,8 @@ async function deliver(s: WebhookSettings, ev: DeliverWebhook): Promise<void> {
     'User-Agent': 'live-webrtc-webhooks/1',
     ...(s.secret ? signWebhook(s.secret, ev.id, ts, body) : { 'X-Webhook-Id': ev.id, 'X-Webhook-Timestamp': String(ts) }),
   };
-  // No redirects: a public URL must not bounce the request into the private network.
-  const res = await fetch(ev.url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(s.timeoutMs) });
-  await res.body?.cancel().catch(() => {});
-  if (res.status < 200 || res.status >= 300) throw new Error(`${ev.url} answered ${res.status}`);
+  // Redirects are never followed (a 3xx is a failure): a public URL must not bounce the
+  // request into the private network. The connection goes to the checked addresses only.
+  const status = await postWebhook(target, headers, body, s.timeoutMs);
+  if (status < 200 || status >= 300) throw new Error(`${ev.url} answered ${status}`);
 }

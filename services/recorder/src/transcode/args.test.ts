@@ -38,6 +38,8 @@ test('mp4 re-encodes VP8 with x264 veryfast CRF at the source size, keeps timing
   assert.equal(valueOf(argv, '-c:v'), 'libx264');
   assert.equal(valueOf(argv, '-preset'), 'veryfast');
   assert.equal(valueOf(argv, '-crf'), '23');
+  assert.equal(valueOf(argv, '-bf'), '0', 'no B-frames: the cheaper veryfast');
+  assert.equal(valueOf(argv, '-rc-lookahead'), '5');
   assert.equal(valueOf(argv, '-vf'), 'scale=1280:720');
   assert.equal(valueOf(argv, '-fps_mode'), 'passthrough', 'no frames invented or dropped');
   assert.equal(valueOf(argv, '-c:a'), 'aac');
@@ -64,6 +66,16 @@ test('mp4 copies H.264 video (remux) and picks streams by index', () => {
     valueOf(toArgv(mp4Args({ ...h264, audio: [{ index: 0, codec: 'aac', start: 0 }] }, { input: 'a', output: 'b' })), '-c:a'),
     'copy',
   );
+  // TRANSCODE_MP4_AUDIO=opus: Opus copied as it is; any other codec still becomes AAC.
+  assert.equal(valueOf(toArgv(mp4Args(h264, { input: 'a', output: 'b', mp4Audio: 'opus' })), '-c:a'), 'copy');
+  assert.equal(
+    valueOf(
+      toArgv(mp4Args({ ...h264, audio: [{ index: 0, codec: 'pcm_s16le', start: 0 }] }, { input: 'a', output: 'b', mp4Audio: 'opus' })),
+      '-c:a',
+    ),
+    'aac',
+  );
+  assert.equal(valueOf(toArgv(mp4Args(h264, { input: 'a', output: 'b' })), '-c:a'), 'aac', 'AAC by default');
 });
 
 test('HLS ladder: up to three renditions, never above the source, even sizes', () => {

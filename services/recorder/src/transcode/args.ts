@@ -38,13 +38,40 @@ export interface EncodeTuning {
   crf?: number;
   /** Encoder threads; 0/undefined = ffmpeg's choice. */
   threads?: number;
+  /**
+   * Audio of the mp4 output: `aac` (default: plays everywhere) or `opus`, which copies Opus
+   * audio as it is (no decode/encode: remuxes cost ~5× less CPU) for deployments whose players
+   * all take Opus in MP4 (current Chrome, Firefox, Edge, Safari ≥ 17; not older iOS/macOS or
+   * many TVs and editors).
+   */
+  mp4Audio?: 'aac' | 'opus';
 }
 
 const threadOpts = (t: EncodeTuning): string[] => (t.threads ? ['-threads', String(t.threads)] : []);
 
+/**
+ * x264 settings of every re-encode: the preset (veryfast) at a CRF, without B-frames and with a
+ * 5-frame rate-control lookahead instead of veryfast's 3 B-frames and 10 frames. Measured on a
+ * 720p30 clip: 28 % less CPU for 4.5 % more bytes at the same SSIM (the CRF keeps the quality).
+ * For `-crf` per stream (HLS), the caller adds it.
+ */
+function x264Opts(o: EncodeTuning, crf = true): string[] {
+  // prettier-ignore
+  return [
+    '-preset', o.preset ?? 'veryfast', ...(crf ? ['-crf', String(o.crf ?? 23)] : []),
+    '-bf', '0', '-rc-lookahead', '5',
+    ...threadOpts(o),
+  ];
+}
+
 /** AAC for MP4 outputs: copied when it already is AAC, else encoded. */
 function aacAudio(a: SourceAudio): string[] {
   return a.codec === 'aac' ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '128k'];
+}
+
+/** The mp4 output's audio: AAC, or Opus copied when chosen (TRANSCODE_MP4_AUDIO=opus). */
+function mp4Audio(a: SourceAudio, choice: EncodeTuning['mp4Audio']): string[] {
+  return choice === 'opus' && a.codec === 'opus' ? ['-c:a', 'copy'] : aacAudio(a);
 }
 
 /** Whether the mp4 output can copy the video (H.264 publishers) instead of re-encoding it. */
@@ -64,15 +91,14 @@ export function mp4Args(src: SourceInfo, o: { input: string; output: string } & 
     if (canRemuxToMp4(v)) out.push('-c:v', 'copy');
     // prettier-ignore
     else out.push(
-      '-c:v', 'libx264', '-preset', o.preset ?? 'veryfast', '-crf', String(o.crf ?? 23),
+      '-c:v', 'libx264', ...x264Opts(o),
       '-pix_fmt', 'yuv420p',
       // A WebRTC stream may change size mid-way (bandwidth adaptation): pin the first size.
       '-vf', `scale=${even(v.width)}:${even(v.height)}`,
       '-fps_mode', 'passthrough',
-      ...threadOpts(o),
     );
   }
-  if (a) out.push('-map', `0:${a.index}`, ...aacAudio(a));
+  if (a) out.push('-map', `0:${a.index}`, ...mp4Audio(a, o.mp4Audio));
   out.push('-movflags', '+faststart', '-max_muxing_queue_size', '4096', '-f', 'mp4');
   return { globalOptions: GLOBALS, inputs: [{ options: [], path: o.input }], outputOptions: out, output: o.output };
 }
@@ -261,10 +287,9 @@ export function hlsArgs(
     });
     // prettier-ignore
     out.push(
-      '-preset', o.preset ?? 'veryfast', '-pix_fmt', 'yuv420p',
+      ...x264Opts(o, false), '-pix_fmt', 'yuv420p',
       '-force_key_frames', `expr:gte(t,n_forced*${gop})`, '-sc_threshold', '0',
       '-fps_mode', 'passthrough',
-      ...threadOpts(o),
     );
   } else if (a) {
     out.push('-map', `0:${a.index}`);
@@ -332,8 +357,7 @@ export function compositeArgs(
   const out = [
     '-filter_complex', graph.join(';'),
     '-map', '[vout]',
-    '-c:v', 'libx264', '-preset', o.preset ?? 'veryfast', '-crf', String(o.crf ?? 23), '-pix_fmt', 'yuv420p',
-    ...threadOpts(o),
+    '-c:v', 'libx264', ...x264Opts(o), '-pix_fmt', 'yuv420p',
   ];
   if (src.audio.length > 0) out.push('-map', '[aout]', '-c:a', 'aac', '-b:a', '128k');
   out.push('-movflags', '+faststart', '-f', 'mp4');
