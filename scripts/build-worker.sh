@@ -8,8 +8,12 @@
 # this script's recipe, so a fresh clone on a machine that built it once pays nothing:
 #   ${LW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/live-webrtc}/mediasoup-worker/<key>/
 #
-# Usage: bash scripts/build-worker.sh [--with-tests]
+# Usage: bash scripts/build-worker.sh [--with-tests] [--arch amd64|arm64]
 #   --with-tests  also build (or reuse) the worker's Catch2 test binary, next to the worker.
+#   --arch ARCH   build for ARCH (Debian's name; default: this machine's). Another arch than the
+#                 machine's is cross-compiled with Debian's cross toolchain and that arch's
+#                 multiarch -dev packages (scripts/install-system.sh --with-arm64-cross); the
+#                 result runs there, or here under qemu-user-static.
 # Contract (the container image's build stage relies on it): logs go to stderr; the LAST line
 # of stdout is the absolute path of the worker binary. Exit status is non-zero on failure,
 # with a message naming the missing Debian package when a build dependency is absent.
@@ -25,13 +29,34 @@ recipe=1
 log() { printf '[build-worker] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+usage="usage: build-worker.sh [--with-tests] [--arch amd64|arm64]"
 with_tests=0
-for arg in "$@"; do
-  case "$arg" in
+target=""
+while [ "$#" -gt 0 ]; do
+  case "$1" in
     --with-tests) with_tests=1 ;;
-    *) die "unknown argument '$arg' (usage: build-worker.sh [--with-tests])" ;;
+    --arch)
+      [ "$#" -ge 2 ] || die "--arch needs a value ($usage)"
+      target=$2
+      shift
+      ;;
+    --arch=*) target=${1#--arch=} ;;
+    *) die "unknown argument '$1' ($usage)" ;;
   esac
+  shift
 done
+
+# Debian arch name -> kernel name (uname -m, the cache key's), gyp's name, GNU triplet.
+deb_arch_of() { case "$1" in x86_64) echo amd64 ;; aarch64) echo arm64 ;; *) echo "$1" ;; esac; }
+host_deb=$(deb_arch_of "$(uname -m)")
+target=${target:-$host_deb}
+case "$target" in
+  amd64 | x86_64) target=amd64 arch=x86_64 gyp_arch=x64 triplet=x86_64-linux-gnu ;;
+  arm64 | aarch64) target=arm64 arch=aarch64 gyp_arch=arm64 triplet=aarch64-linux-gnu ;;
+  *) die "unsupported --arch '$target' (amd64 or arm64)" ;;
+esac
+cross=0
+[ "$target" = "$host_deb" ] || cross=1
 
 [ -f "$pkg/package.json" ] && [ -d "$pkg/worker" ] ||
   die "$pkg not found: install the npm packages first (MEDIASOUP_WORKER_BIN set, or --ignore-scripts, so mediasoup's own postinstall does not build)"
@@ -58,7 +83,6 @@ shopt -s nullglob
 patches=("$patches_dir"/*.patch)
 shopt -u nullglob
 patches_hash=$( (for p in "${patches[@]}"; do printf '%s\n' "$(basename "$p")"; cat "$p"; done) | sha256)
-arch=$(uname -m)
 key="$version-$arch-$(printf '%s\n%s\n%s\n' "$integrity" "$patches_hash" "$recipe" | sha256 | cut -c1-16)"
 
 cache_root="${LW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/live-webrtc}/mediasoup-worker"
@@ -92,17 +116,30 @@ missing=()
 need_cmd() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
 need_file() { [ -e "$1" ] || missing+=("$2"); }
 need_cmd make make
-need_cmd g++ g++
 need_cmd patch patch
 need_cmd flock util-linux
 python=$(command -v /usr/bin/python3 || command -v python3 || true)
 [ -n "$python" ] || missing+=(python3)
-need_file /usr/include/openssl/ssl.h libssl-dev
-need_file /usr/include/uv.h libuv1-dev
-need_file /usr/include/srtp2/srtp.h libsrtp2-dev
-need_file /usr/include/usrsctp.h libusrsctp-dev
+if [ "$cross" = 0 ]; then
+  need_cmd g++ g++
+  need_file /usr/include/openssl/ssl.h libssl-dev
+  need_file /usr/include/uv.h libuv1-dev
+  need_file /usr/include/srtp2/srtp.h libsrtp2-dev
+  need_file /usr/include/usrsctp.h libusrsctp-dev
+else
+  # Multiarch: the headers are shared, the libraries (and OpenSSL's configuration header) live
+  # under /usr/lib/<triplet> and /usr/include/<triplet>, where Debian's cross gcc looks.
+  need_cmd "$triplet-g++" "g++-$triplet"
+  need_cmd "$triplet-strip" "binutils-$triplet"
+  need_file "/usr/include/$triplet/openssl/opensslconf.h" "libssl-dev:$target"
+  need_file "/usr/lib/$triplet/libuv.so" "libuv1-dev:$target"
+  need_file "/usr/lib/$triplet/libsrtp2.so" "libsrtp2-1:$target"
+  need_file "/usr/lib/$triplet/libusrsctp.so" "libusrsctp-dev:$target"
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
-  die "missing Debian build packages: ${missing[*]} (install them: apt-get install ${missing[*]}, or run scripts/install-system.sh as root)"
+  hint="scripts/install-system.sh as root"
+  [ "$cross" = 1 ] && hint="scripts/install-system.sh --with-$target-cross as root (adds the $target dpkg architecture)"
+  die "missing Debian build packages: ${missing[*]} (install them: apt-get install ${missing[*]}, or run $hint)"
 fi
 
 # --- Scratch copy + patches -----------------------------------------------------------------
@@ -127,20 +164,22 @@ done
 jobs="${LW_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 targets=(mediasoup-worker)
 [ "$with_tests" = 1 ] && targets+=(mediasoup-worker-test)
-cc=gcc cxx=g++
+cc=gcc cxx=g++ ar=ar strip=strip
+[ "$cross" = 1 ] && cc="$triplet-gcc" cxx="$triplet-g++" ar="$triplet-ar" strip="$triplet-strip"
 if command -v ccache >/dev/null 2>&1; then
   # Relative paths under the scratch dir, so every fresh scratch copy hits the same entries.
-  cc="ccache gcc" cxx="ccache g++"
+  cc="ccache $cc" cxx="ccache $cxx"
   export CCACHE_BASEDIR="$scratch" CCACHE_NOHASHDIR=1
 fi
-log "building mediasoup@$version worker ($arch, ${targets[*]}, -j$jobs) in $scratch"
+log "building mediasoup@$version worker ($arch$([ "$cross" = 1 ] && echo ", cross from $(uname -m)"), ${targets[*]}, -j$jobs) in $scratch"
 started=$(date +%s)
 (
   cd "$src"
   # mediasoup's Makefile skips the build when MEDIASOUP_WORKER_BIN is set: call gyp + make.
   unset MEDIASOUP_WORKER_BIN
-  export CC="$cc" CXX="$cxx" MEDIASOUP_OUT_DIR="$src/out"
-  root_args=()
+  # gyp's make generator links with $CXX and archives with $AR (its target toolset).
+  export CC="$cc" CXX="$cxx" AR="$ar" LINK="$cxx" MEDIASOUP_OUT_DIR="$src/out"
+  root_args=(-Dtarget_arch="$gyp_arch")
   for t in "${targets[@]}"; do root_args+=(-R "$t"); done
   "$python" scripts/configure.py "${root_args[@]}" >&2
   make -j"$jobs" BUILDTYPE=Release -C out "${targets[@]}" >&2
@@ -154,7 +193,7 @@ staging="$cache_root/$key.tmp.$$"
 rm -rf "$staging"
 mkdir -p "$staging"
 for t in "${targets[@]}"; do
-  strip -o "$staging/$t" "$src/out/Release/$t" 2>/dev/null || cp "$src/out/Release/$t" "$staging/$t"
+  "$strip" -o "$staging/$t" "$src/out/Release/$t" 2>/dev/null || cp "$src/out/Release/$t" "$staging/$t"
 done
 printf 'mediasoup %s\nintegrity %s\npatches %s\narch %s\nbuilt %s\n' "$version" "$integrity" \
   "$(for p in "${patches[@]}"; do basename "$p"; done | tr '\n' ' ')" "$arch" "$(date -u +%FT%TZ)" \
@@ -166,8 +205,9 @@ else
   mv "$staging" "$out"
 fi
 
-# Fail here rather than at run time if a system library does not resolve.
-if ldd "$bin" | grep -q "not found"; then
+# Fail here rather than at run time if a system library does not resolve (ldd runs the
+# binary's own loader: only for this machine's arch).
+if [ "$cross" = 0 ] && ldd "$bin" | grep -q "not found"; then
   ldd "$bin" | grep "not found" >&2
   die "the built worker has unresolved libraries"
 fi

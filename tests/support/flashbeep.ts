@@ -178,35 +178,52 @@ export function secondsMissing(onsetTimes: number[]): number {
 }
 
 /**
- * Starts the browser's own recording (MediaRecorder, WebM VP8 + Opus) of the tracks of the
- * in-page peer connection `window[pcGlobal]` — what it sends (`__pub`) or what it receives
- * (`__view`) — as the reference an A/V offset is compared with.
+ * Audio of the browser's own recording. Chromium (checked on 156) timestamps the two differently,
+ * so a reference's A/V offset depends on it:
+ * - `opus`: 60 ms Opus frames, each stamped with the capture time of the *last* 10 ms buffer it
+ *   contains minus one buffer, i.e. 40 ms after its first sample was captured; its decoded beep
+ *   also carries the encoder's 6.5 ms lookahead. The copy's audio sits ~56 ms late.
+ * - `pcm`: every 10 ms capture buffer as it is, stamped one buffer before its capture time: the
+ *   copy's audio sits one buffer early (`pcmBufferMs`), with no codec delay.
+ * (blink's AudioTrackOpusEncoder / AudioTrackPcmEncoder compute "capture_time_of_first_sample"
+ * as the time of the buffer they were just given minus its length.)
  */
-export async function startReferenceRecording(page: Page, pcGlobal = '__pub'): Promise<void> {
-  await page.evaluate((g) => {
-    const w = window as unknown as Record<string, unknown>;
-    const pc = w[g] as RTCPeerConnection | undefined;
-    if (!pc) throw new Error(`no peer connection at window.${g}`);
-    const tracks = [...pc.getSenders(), ...pc.getReceivers()]
-      .map((x) => x.track)
-      .filter((t): t is MediaStreamTrack => t !== null && t.readyState === 'live');
-    const kinds = new Set(tracks.map((t) => t.kind));
-    const stream = new MediaStream([...kinds].map((k) => tracks.find((t) => t.kind === k)!));
-    const rec = new MediaRecorder(stream, { mimeType: 'video/webm;codecs=vp8,opus' });
-    const chunks: Blob[] = [];
-    rec.ondataavailable = (e) => chunks.push(e.data);
-    rec.start(500);
-    w['__refRecorder'] = rec;
-    w['__refChunks'] = chunks;
-  }, pcGlobal);
+export type ReferenceAudio = 'opus' | 'pcm';
+
+/**
+ * Starts the browser's own recording (MediaRecorder, WebM VP8 + `audio`) of the tracks of the
+ * in-page peer connection `window[pcGlobal]` — what it sends (`__pub`) or what it receives
+ * (`__view`) — as the reference an A/V offset is compared with. Several references (one per
+ * `audio`) can run at once on one page.
+ */
+export async function startReferenceRecording(page: Page, pcGlobal = '__pub', audio: ReferenceAudio = 'opus'): Promise<void> {
+  await page.evaluate(
+    ([g, codec]) => {
+      const w = window as unknown as Record<string, unknown>;
+      const pc = w[g] as RTCPeerConnection | undefined;
+      if (!pc) throw new Error(`no peer connection at window.${g}`);
+      const tracks = [...pc.getSenders(), ...pc.getReceivers()]
+        .map((x) => x.track)
+        .filter((t): t is MediaStreamTrack => t !== null && t.readyState === 'live');
+      const kinds = new Set(tracks.map((t) => t.kind));
+      const stream = new MediaStream([...kinds].map((k) => tracks.find((t) => t.kind === k)!));
+      const rec = new MediaRecorder(stream, { mimeType: `video/webm;codecs=vp8,${codec}` });
+      const chunks: Blob[] = [];
+      rec.ondataavailable = (e) => chunks.push(e.data);
+      rec.start(500);
+      w[`__refRecorder_${codec}`] = rec;
+      w[`__refChunks_${codec}`] = chunks;
+    },
+    [pcGlobal, audio] as const,
+  );
 }
 
-/** Stops the reference recording and returns the WebM bytes. */
-export async function stopReferenceRecording(page: Page): Promise<Buffer> {
-  const b64 = await page.evaluate(async () => {
+/** Stops the reference recording with `audio` and returns the WebM bytes. */
+export async function stopReferenceRecording(page: Page, audio: ReferenceAudio = 'opus'): Promise<Buffer> {
+  const b64 = await page.evaluate(async (codec) => {
     const w = window as unknown as Record<string, unknown>;
-    const rec = w['__refRecorder'] as MediaRecorder;
-    const chunks = w['__refChunks'] as Blob[];
+    const rec = w[`__refRecorder_${codec}`] as MediaRecorder;
+    const chunks = w[`__refChunks_${codec}`] as Blob[];
     await new Promise<void>((resolve) => {
       rec.onstop = () => resolve();
       rec.stop();
@@ -215,6 +232,31 @@ export async function stopReferenceRecording(page: Page): Promise<Buffer> {
     let s = '';
     for (let i = 0; i < buf.length; i += 0x8000) s += String.fromCharCode(...buf.subarray(i, i + 0x8000));
     return btoa(s);
-  });
+  }, audio);
   return Buffer.from(b64, 'base64');
+}
+
+/**
+ * Median duration (ms) of the audio packets in `file`: for a `pcm` reference, the capture
+ * buffer its audio is stamped early by.
+ */
+export async function audioPacketMs(file: string): Promise<number | null> {
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(
+      'ffprobe',
+      ['-v', 'error', '-select_streams', 'a:0', '-show_entries', 'packet=duration_time', '-of', 'csv=p=0', file],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`ffprobe exited ${code}`))));
+  });
+  const ms = out
+    .split('\n')
+    .map((l) => Number(l) * 1000)
+    .filter((x) => Number.isFinite(x) && x > 0);
+  return median(ms);
 }

@@ -162,3 +162,73 @@ describe('consumer Sender Reports follow the publisher clock (worker patch 0004)
     assert.ok(Math.abs(median(p) - LEAD_MS) < 25, `piped consumer reports lead by ${JSON.stringify(p)} ms, expected ~${LEAD_MS}`);
   });
 });
+
+// Worker patch 0005: audio consumers report every second, as video ones do (upstream: 5 s). The
+// first report of a stream can predate the publisher's own (patch 0004's fallback); receivers
+// align on the latest report, so the interval is how long a first, wrong mapping stays in force.
+describe('audio consumers send a Sender Report every second (worker patch 0005)', { timeout: 30_000 }, () => {
+  const AUDIO_SSRC = 0x0a0d_1001;
+  let worker: ms.Worker;
+  let timer: NodeJS.Timeout | undefined;
+  const sockets: dgram.Socket[] = [];
+
+  after(() => {
+    clearInterval(timer);
+    for (const s of sockets) s.close();
+    worker?.close();
+  });
+
+  test('the gaps between reports stay under 3.5 s (upstream: over 4.3 s)', async () => {
+    worker = await mediasoup.createWorker({ logLevel: 'error' });
+    const router = await worker.createRouter({
+      mediaCodecs: [{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48_000, channels: 2, preferredPayloadType: 100 }],
+    });
+    const inbound = await router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: true, comedia: true });
+    const producer = await inbound.produce({
+      kind: 'audio',
+      rtpParameters: {
+        codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48_000, channels: 2 }],
+        encodings: [{ ssrc: AUDIO_SSRC }],
+        rtcp: { cname: 'synthetic-publisher', reducedSize: true },
+      },
+    });
+    const rx = dgram.createSocket('udp4');
+    sockets.push(rx);
+    const reportsAt: number[] = [];
+    let firstPacketAt: number | undefined;
+    rx.on('message', (msg) => {
+      if (msg[1] === 200) reportsAt.push(performance.now());
+      else if ((msg[1]! & 0x7f) === 100) firstPacketAt ??= performance.now();
+    });
+    await new Promise<void>((r) => rx.bind(0, '127.0.0.1', r));
+    const out = await router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: true, comedia: false });
+    await out.connect({ ip: '127.0.0.1', port: rx.address().port });
+    await out.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities });
+
+    const publisher = dgram.createSocket('udp4');
+    sockets.push(publisher);
+    await new Promise<void>((r) => publisher.bind(0, '127.0.0.1', r));
+    let seq = 0;
+    timer = setInterval(() => {
+      const b = Buffer.alloc(12 + 40, 0x55); // 20 ms of "Opus": the SFU does not decode it
+      b[0] = 0x80;
+      b[1] = 100;
+      b.writeUInt16BE(seq & 0xffff, 2);
+      b.writeUInt32BE((seq * 960) >>> 0, 4);
+      b.writeUInt32BE(AUDIO_SSRC, 8);
+      seq++;
+      publisher.send(b, inbound.tuple.localPort, '127.0.0.1');
+    }, 20);
+
+    // Four reports: three gaps. The worker's RTCP timer fires every 0.5-1.5 s and a consumer skips
+    // a tick until 87 % of its interval has passed: patched gaps are 0.9-2.3 s, upstream's
+    // (5 s interval) at least 4.35 s.
+    const until = performance.now() + 15_000;
+    while (reportsAt.length < 4 && performance.now() < until) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(firstPacketAt !== undefined, 'the consumer forwarded audio');
+    const gaps = reportsAt.slice(1).map((t, i) => Math.round(t - reportsAt[i]!));
+    console.log(`# audio sender report gaps ${JSON.stringify(gaps)} ms`);
+    assert.ok(reportsAt.length >= 4, `${reportsAt.length} audio sender reports in 15 s (gaps ${JSON.stringify(gaps)} ms)`);
+    assert.ok(Math.max(...gaps) < 3_500, `audio sender report gaps ${JSON.stringify(gaps)} ms`);
+  });
+});
