@@ -17,6 +17,12 @@ export interface RecorderMetrics extends Metrics {
   readonly finalizeSeconds: Histogram;
   /** From the recording's stop request (stoppedAt) to `ready`, seconds. */
   readonly stopToReadySeconds: Histogram;
+  /** Storage uploads by kind: segment, part (continuous file while growing), complete (its end), output (a joined file). */
+  readonly uploadSeconds: Histogram<'kind'>;
+  /** Bytes uploaded after the stop for the raw output: a continuous file's head + tail, or a whole joined file. */
+  readonly stopUploadBytes: Histogram;
+  /** How finalize made the raw output: fast (a run's continuous file) or join (segments re-joined), and why. */
+  readonly finalizePath: Counter<'path' | 'reason'>;
   /** Captures this recorder handed on to a new run because their recorder's heartbeat lapsed. */
   readonly takeovers: Counter;
   /** Capture runs that ended and handed the recording on to a new run, by cause. */
@@ -63,6 +69,34 @@ export function createRecorderMetrics(concurrency: number): RecorderMetrics {
       name: 'lw_recorder_stop_to_ready_seconds',
       help: 'Time from the stop request to the raw output being ready',
       buckets: fast,
+      registers,
+    }),
+    uploadSeconds: new Histogram({
+      name: 'lw_recorder_upload_seconds',
+      help: 'Storage upload latency by kind (segment, part, complete, output)',
+      labelNames: ['kind'],
+      buckets: fast,
+      registers,
+    }),
+    stopUploadBytes: new Histogram({
+      name: 'lw_recorder_stop_upload_bytes',
+      help: "Bytes uploaded after the stop for the raw output (a continuous file's head and tail, or a whole joined file)",
+      buckets: [
+        256 * 1024,
+        1024 * 1024,
+        4 * 1024 * 1024,
+        8 * 1024 * 1024,
+        16 * 1024 * 1024,
+        64 * 1024 * 1024,
+        256 * 1024 * 1024,
+        1024 * 1024 * 1024,
+      ],
+      registers,
+    }),
+    finalizePath: new Counter({
+      name: 'lw_recorder_finalize_path_total',
+      help: 'Raw outputs made from a continuous file (fast) or by joining segments (join), by reason',
+      labelNames: ['path', 'reason'],
       registers,
     }),
     takeovers: new Counter({

@@ -24,6 +24,7 @@ import {
   encodeMessage,
   isLive,
   jobIds,
+  recordingKeys,
   type CaptureRecording,
   type CaptureTrack,
   type FailureCode,
@@ -33,7 +34,7 @@ import {
   type RecordingMessage,
 } from '@live-webrtc/shared';
 import type { Job } from 'bullmq';
-import { captureArgs, segmentIndexOf } from '../ffmpeg/args.js';
+import { captureArgs, rawContainerFor, segmentIndexOf } from '../ffmpeg/args.js';
 import { runFfmpeg, type FfmpegExit, type FfmpegProcess } from '../ffmpeg/runner.js';
 import { buildCaptureSdp } from '../ffmpeg/sdp.js';
 import { waitUntilBound, type PortPair } from '../ports.js';
@@ -41,6 +42,7 @@ import { sendRtcpBye } from '../rtcp.js';
 import { RtpRelay } from '../rtp/relay.js';
 import { toFfmpegVp9Packet } from '../rtp/vp9.js';
 import { TapError } from '../sfu/tapClient.js';
+import { ContinuousFile } from './continuous.js';
 import { recordingWorkDir, type RecorderDeps } from './deps.js';
 import { forgetPid, rememberPid } from './leftovers.js';
 import { SegmentUploader } from './segments.js';
@@ -101,7 +103,10 @@ export function captureHandler(d: RecorderDeps, shutdown: AbortSignal): JobHandl
     d.metrics.activeCaptures.inc();
     d.metrics.captureCapacity.dec();
     try {
-      return await new Capture(d, data, run, log, AbortSignal.any([signal, shutdown]), job).run();
+      // The first run of a recording writes a continuous file too (the fast path to `ready`);
+      // later runs only segments, joined at finalize with the earlier ones.
+      const continuous = run === 0 && rec.firstFrameAt === null;
+      return await new Capture(d, data, run, log, AbortSignal.any([signal, shutdown]), job, continuous).run();
     } finally {
       d.metrics.activeCaptures.dec();
       d.metrics.captureCapacity.inc();
@@ -230,8 +235,10 @@ class Capture {
   #keyframeTimer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   #uploader: SegmentUploader | undefined;
+  readonly #wantsContinuous: boolean;
+  #continuous: ContinuousFile | undefined;
 
-  constructor(d: RecorderDeps, data: CaptureRecording, run: number, log: Logger, signal: AbortSignal, job: Job) {
+  constructor(d: RecorderDeps, data: CaptureRecording, run: number, log: Logger, signal: AbortSignal, job: Job, continuous: boolean) {
     this.#d = d;
     this.#data = data;
     this.#attempt = data.attempt;
@@ -241,6 +248,7 @@ class Capture {
     this.#job = job;
     this.#id = data.recordingId;
     this.#dir = recordingWorkDir(d.settings, data.recordingId);
+    this.#wantsContinuous = continuous;
   }
 
   async run(): Promise<CaptureResult> {
@@ -269,6 +277,7 @@ class Capture {
         logger: this.#log,
       });
       this.#uploader.start();
+      this.#continuous?.start();
       await d.tap.connect(this.#sfu, this.#id, this.#attempt, {
         host: d.settings.host,
         tracks: this.#tracks.map((t, i) => ({
@@ -332,7 +341,11 @@ class Capture {
       void this.#closeTap();
       // Hand on first, upload after: the next run starts while this one's last segments go up.
       if (!continued) continued = await this.#handOnIfNeeded(reason);
-      const { uploaded, failed } = await this.#uploader.finish();
+      // Only a run that ends the recording completes its continuous file; its ffmpeg must
+      // have closed it (not killed).
+      const finalizing = !continued && reason !== 'recording_gone' && this.#sawFirstFrame;
+      const closed = !exit.killed && exit.signal === null && exit.error === null;
+      const [{ uploaded, failed }] = await Promise.all([this.#uploader.finish(), this.#finishContinuous(finalizing && closed)]);
       await this.#firstFrameSaved;
       this.#log.info(
         { reason, exit: { code: exit.code, signal: exit.signal, killed: exit.killed }, uploaded, failed, continued },
@@ -350,6 +363,7 @@ class Capture {
       this.#releasePorts();
       void this.#closeTap();
       if (this.#uploader) await this.#uploader.finish().catch(() => ({ uploaded: 0, failed: 0 }));
+      await this.#continuous?.abort();
       const message = err instanceof Error ? err.message : String(err);
       const code: FailureCode = this.#signal.aborted && !this.#sawFirstFrame ? 'recorder_shutdown' : 'capture_failed';
       this.#log.error({ err, code }, 'capture run failed');
@@ -602,6 +616,8 @@ class Capture {
       await writeFile(sdpPath, sdp);
       await rm(listPath, { force: true }); // a list left by an earlier try would be re-read
       await rm(progressPath, { force: true });
+      const continuous = this.#planContinuous();
+      if (continuous) await rm(continuous.path, { force: true });
       const ff = runFfmpeg(
         captureArgs({
           sdpPath,
@@ -613,6 +629,7 @@ class Capture {
           probeMs: d.settings.firstFrameTimeoutMs,
           mediaTimeoutS: d.settings.mediaTimeoutS,
           progressPath,
+          ...(continuous ? { continuous: { path: continuous.path, format: continuous.format } } : {}),
         }),
         { ffmpegPath: d.settings.ffmpegPath, logger: this.#log, onLine: (line) => this.#onLine(line) },
       );
@@ -626,6 +643,17 @@ class Capture {
         // A recorder killed with its children gone astray: the next start ends this pid.
         if (ff.pid !== undefined) await rememberPid(this.#dir, this.#run, ff.pid, d.recorderId);
         await this.#startRelays();
+        if (continuous) {
+          this.#continuous = new ContinuousFile({
+            path: continuous.path,
+            key: recordingKeys.output(this.#id, continuous.file),
+            contentType: continuous.contentType,
+            storage: d.storage,
+            metrics: d.metrics,
+            logger: this.#log,
+            ffprobePath: d.settings.ffprobePath,
+          });
+        }
         return ff;
       } catch (err) {
         lastErr = err;
@@ -636,6 +664,49 @@ class Capture {
       }
     }
     throw lastErr instanceof Error ? lastErr : new Error(String(lastErr));
+  }
+
+  /** Where and how this run writes its continuous file, or null when it writes none. */
+  #planContinuous(): { path: string; format: 'webm' | 'matroska'; file: string; contentType: string } | null {
+    if (!this.#wantsContinuous) return null;
+    const c = rawContainerFor(this.#tracks.map((t) => codecName(t.codec.mimeType)));
+    return { ...c, path: join(this.#dir, `run-${this.#run}.continuous.${c.format === 'webm' ? 'webm' : 'mkv'}`) };
+  }
+
+  /**
+   * Completes the continuous file when `use` (the run ends the recording and ffmpeg closed the
+   * file) and lists it in the manifest for finalize; else drops it (finalize joins segments).
+   */
+  async #finishContinuous(use: boolean): Promise<void> {
+    const c = this.#continuous;
+    if (!c) return;
+    if (!use) {
+      await c.abort();
+      return;
+    }
+    const done = await c.complete();
+    if (!done) return;
+    const plan = this.#planContinuous()!;
+    await this.#d.store.update(this.#id, (r) => ({
+      ...r,
+      runFiles: [
+        ...r.runFiles.filter((f) => !(f.output === 'raw' && f.run === this.#run)),
+        {
+          output: 'raw',
+          run: this.#run,
+          offsetMs: 0,
+          key: done.key,
+          file: plan.file,
+          contentType: plan.contentType,
+          size: done.size,
+          durationMs: done.durationMs,
+        },
+      ],
+    }));
+    this.#log.info(
+      { size: done.size, durationMs: done.durationMs, bytesAtEnd: done.bytesAtEnd, completeMs: Math.round(done.completeMs) },
+      'continuous file completed',
+    );
   }
 
   /**

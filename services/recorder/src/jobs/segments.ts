@@ -105,12 +105,14 @@ export class SegmentUploader {
       }
       const key = recordingKeys.segment(id, p.index);
       // Storage down (an S3 outage): keep the file and keep trying for minutes, not seconds.
+      const t0 = performance.now();
       await retry(() => storage.putFile(key, file, 'video/x-matroska'), {
         attempts: 60,
         maxDelayMs: 3000,
         ...this.#o.retry,
         onRetry: (err, attempt) => log.warn({ err, attempt }, 'segment upload failed; retrying'),
       });
+      this.#o.metrics.uploadSeconds.observe({ kind: 'segment' }, (performance.now() - t0) / 1000);
       const seg: RecordingSegment = { index: p.index, key, size, run, start: p.start, end: p.end, runAt: this.#runAt };
       await retry(
         () =>
