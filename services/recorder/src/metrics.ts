@@ -17,6 +17,14 @@ export interface RecorderMetrics extends Metrics {
   readonly finalizeSeconds: Histogram;
   /** From the recording's stop request (stoppedAt) to `ready`, seconds. */
   readonly stopToReadySeconds: Histogram;
+  /** Admission budget of this recorder, kbit/s (RECORDER_COST_BUDGET_KBPS). */
+  readonly costBudgetKbps: Gauge;
+  /** What this recorder's running captures cost, kbit/s. */
+  readonly costUsedKbps: Gauge;
+  /** Keyframes this recorder asked the SFU for (first frame, segment boundaries). */
+  readonly keyframeRequests: Counter;
+  /** RTP packets of a capture's tracks lost (sequence gaps) or late (arrived after a later one), as the recorder saw them. */
+  readonly rtpPackets: Counter<'result'>;
   /** Storage uploads by kind: segment, part (continuous file while growing), complete (its end), output (a joined file). */
   readonly uploadSeconds: Histogram<'kind'>;
   /** Bytes uploaded after the stop for the raw output: a continuous file's head + tail, or a whole joined file. */
@@ -69,6 +77,19 @@ export function createRecorderMetrics(concurrency: number): RecorderMetrics {
       name: 'lw_recorder_stop_to_ready_seconds',
       help: 'Time from the stop request to the raw output being ready',
       buckets: fast,
+      registers,
+    }),
+    costBudgetKbps: new Gauge({ name: 'lw_recorder_cost_budget_kbps', help: 'Admission budget of this recorder, kbit/s', registers }),
+    costUsedKbps: new Gauge({ name: 'lw_recorder_cost_used_kbps', help: "What this recorder's running captures cost, kbit/s", registers }),
+    keyframeRequests: new Counter({
+      name: 'lw_recorder_keyframe_requests_total',
+      help: 'Keyframes this recorder asked the SFU for',
+      registers,
+    }),
+    rtpPackets: new Counter({
+      name: 'lw_recorder_rtp_packets_total',
+      help: 'RTP packets seen by the recorder: received, lost (sequence gaps) or late (older than one already seen)',
+      labelNames: ['result'],
       registers,
     }),
     uploadSeconds: new Histogram({

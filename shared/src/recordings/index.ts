@@ -6,3 +6,4 @@ export * from './runs.js';
 export * from './outputs.js';
 export * from './jobTrace.js';
 export * from './outputTokens.js';
+export * from './admission.js';

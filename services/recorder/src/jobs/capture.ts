@@ -43,6 +43,7 @@ import { RtpRelay } from '../rtp/relay.js';
 import { toFfmpegVp9Packet } from '../rtp/vp9.js';
 import { TapError } from '../sfu/tapClient.js';
 import { ContinuousFile } from './continuous.js';
+import { RtpLossCounter } from './rtpLoss.js';
 import { recordingWorkDir, type RecorderDeps } from './deps.js';
 import { forgetPid, rememberPid } from './leftovers.js';
 import { SegmentUploader } from './segments.js';
@@ -102,12 +103,14 @@ export function captureHandler(d: RecorderDeps, shutdown: AbortSignal): JobHandl
     }
     d.metrics.activeCaptures.inc();
     d.metrics.captureCapacity.dec();
+    d.costs.add(data.recordingId, d.costs.costOf(rec.tracks));
     try {
       // The first run of a recording writes a continuous file too (the fast path to `ready`);
       // later runs only segments, joined at finalize with the earlier ones.
       const continuous = run === 0 && rec.firstFrameAt === null;
       return await new Capture(d, data, run, log, AbortSignal.any([signal, shutdown]), job, continuous).run();
     } finally {
+      d.costs.remove(data.recordingId);
       d.metrics.activeCaptures.dec();
       d.metrics.captureCapacity.inc();
     }
@@ -236,6 +239,7 @@ class Capture {
   #unsubscribe: (() => void) | undefined;
   #uploader: SegmentUploader | undefined;
   readonly #wantsContinuous: boolean;
+  readonly #rtpLoss: RtpLossCounter;
   #continuous: ContinuousFile | undefined;
 
   constructor(d: RecorderDeps, data: CaptureRecording, run: number, log: Logger, signal: AbortSignal, job: Job, continuous: boolean) {
@@ -249,6 +253,7 @@ class Capture {
     this.#id = data.recordingId;
     this.#dir = recordingWorkDir(d.settings, data.recordingId);
     this.#wantsContinuous = continuous;
+    this.#rtpLoss = new RtpLossCounter(d.metrics);
   }
 
   async run(): Promise<CaptureResult> {
@@ -264,6 +269,7 @@ class Capture {
       const waited = await this.#openTap();
       if (waited !== null) return await this.#endBeforeMedia(waited);
       const tapMs = Date.now() - t0;
+      d.costs.add(this.#id, d.costs.costOf(this.#tracks));
       ffmpeg = await this.#startFfmpeg(listPath, progressPath);
       const ffmpegMs = Date.now() - t0 - tapMs;
       this.#uploader = new SegmentUploader({
@@ -348,7 +354,14 @@ class Capture {
       const [{ uploaded, failed }] = await Promise.all([this.#uploader.finish(), this.#finishContinuous(finalizing && closed)]);
       await this.#firstFrameSaved;
       this.#log.info(
-        { reason, exit: { code: exit.code, signal: exit.signal, killed: exit.killed }, uploaded, failed, continued },
+        {
+          reason,
+          exit: { code: exit.code, signal: exit.signal, killed: exit.killed },
+          uploaded,
+          failed,
+          continued,
+          rtp: this.#rtpLoss.totals,
+        },
         'capture run ended',
       );
       if (continued) return this.#ended('continued', reason, uploaded + failed);
@@ -582,6 +595,7 @@ class Capture {
     const segMs = d.settings.segmentSeconds * 1000;
     const tick = (): void => {
       if (this.#ending) return;
+      d.metrics.keyframeRequests.inc();
       void d.tap.keyframe(this.#sfu, this.#id, this.#attempt).catch(() => {});
       const elapsed = Date.now() - firstFrameAt;
       const next = segMs - (elapsed % segMs) - 150;
@@ -752,6 +766,7 @@ class Capture {
   }
 
   #onLine(line: string): void {
+    if (this.#rtpLoss.count(line)) return;
     // ffmpeg prints "Input #0" also when its probe gave up (after this warning): that is no frame.
     if (!this.#sawFirstFrame && NO_KEYFRAME_RE.test(line)) this.#probeFailed = true;
     if (this.#sawFirstFrame || this.#ending || this.#probeFailed || !line.startsWith('Input #0')) return;
