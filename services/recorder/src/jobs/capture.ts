@@ -326,6 +326,7 @@ class Capture {
       // From here on "Input #0" means nothing: ffmpeg interrupted mid-probe prints it too.
       this.#ending = true;
       const stopAt = new Date();
+      const stopT0 = performance.now();
       let continued = false;
       if (reason === 'recorder_shutdown' && this.#sawFirstFrame) {
         // Rolling deploy: queue the next run first and keep recording until the SFU has fed
@@ -351,11 +352,16 @@ class Capture {
       // have closed it (not killed).
       const finalizing = !continued && reason !== 'recording_gone' && this.#sawFirstFrame;
       const closed = !exit.killed && exit.signal === null && exit.error === null;
+      const ffmpegDoneMs = Math.round(performance.now() - stopT0);
       const [{ uploaded, failed }] = await Promise.all([this.#uploader.finish(), this.#finishContinuous(finalizing && closed)]);
+      const uploadsDoneMs = Math.round(performance.now() - stopT0);
       await this.#firstFrameSaved;
       this.#log.info(
         {
           reason,
+          // The stop path, ms from the stop: ffmpeg closed its files, then uploads done.
+          ffmpegDoneMs,
+          uploadsDoneMs,
           exit: { code: exit.code, signal: exit.signal, killed: exit.killed },
           uploaded,
           failed,
