@@ -45,6 +45,7 @@ import { TapError } from '../sfu/tapClient.js';
 import { ContinuousFile } from './continuous.js';
 import { RtpLossCounter } from './rtpLoss.js';
 import { recordingWorkDir, type RecorderDeps } from './deps.js';
+import { readyFromContinuousFile } from './finalize.js';
 import { forgetPid, rememberPid } from './leftovers.js';
 import { SegmentUploader } from './segments.js';
 
@@ -671,7 +672,6 @@ class Capture {
             storage: d.storage,
             metrics: d.metrics,
             logger: this.#log,
-            ffprobePath: d.settings.ffprobePath,
           });
         }
         return ff;
@@ -817,8 +817,11 @@ class Capture {
         d.metrics.captureFailures.inc({ code: 'ffmpeg_exited' });
       }
       const rec = await d.lifecycle.markProcessing(id, stopAt);
-      if (rec.status === 'processing') await enqueueFinalize(d, id);
-      else outcome = 'skipped';
+      // A continuous file that covers the recording is the raw output already: ready now,
+      // without a trip through the finalize queue. Anything else is finalize's job.
+      if (rec.status === 'processing') {
+        if (!(await readyFromContinuousFile(d, rec, this.#log))) await enqueueFinalize(d, id);
+      } else outcome = 'skipped';
     }
     if (outcome !== 'skipped' || reason !== 'recording_gone') await d.runs.release(id, this.#attempt);
     await publish(d, id, { type: 'capture-ended', recordingId: id, firstSegment: this.#run, reason: endReason });

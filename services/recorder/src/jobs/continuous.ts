@@ -8,7 +8,7 @@
 // close the file (killed, crashed), aborts it: finalize then joins the segments as before.
 import { rm } from 'node:fs/promises';
 import type { GrowingObject, Logger, Storage } from '@live-webrtc/shared';
-import { ffprobe } from '../ffmpeg/probe.js';
+import { readMatroskaDurationMs } from '../ffmpeg/mkvHead.js';
 import type { RecorderMetrics } from '../metrics.js';
 
 export interface ContinuousFileOptions {
@@ -20,7 +20,6 @@ export interface ContinuousFileOptions {
   storage: Storage;
   metrics: RecorderMetrics;
   logger: Logger;
-  ffprobePath?: string;
   /** How often the file is checked for new whole parts, ms. Default 1000. */
   pollMs?: number;
 }
@@ -77,13 +76,9 @@ export class ContinuousFile {
     clearInterval(this.#timer);
     await this.#syncing;
     const t0 = performance.now();
-    const probe = await ffprobe(this.#o.path, this.#o.ffprobePath).catch((err: unknown) => {
-      this.#o.logger.warn({ err: err instanceof Error ? err.message : err }, 'continuous file unreadable; finalize will join segments');
-      return null;
-    });
-    const duration = probe?.format.duration;
-    if (duration === undefined || !(duration > 0)) {
-      if (probe) this.#o.logger.warn('continuous file has no duration (not closed?); finalize will join segments');
+    const durationMs = await readMatroskaDurationMs(this.#o.path).catch(() => null);
+    if (durationMs === null || !(durationMs > 0)) {
+      this.#o.logger.warn('continuous file was not closed by ffmpeg (no cues in its head); finalize will join segments');
       await this.abort();
       return null;
     }
@@ -92,7 +87,7 @@ export class ContinuousFile {
       const completeMs = performance.now() - t0;
       this.#o.metrics.uploadSeconds.observe({ kind: 'complete' }, completeMs / 1000);
       this.#o.metrics.stopUploadBytes.observe(bytesAtEnd);
-      return { key: this.#o.key, size, durationMs: Math.round(duration * 1000), bytesAtEnd, completeMs };
+      return { key: this.#o.key, size, durationMs: Math.round(durationMs), bytesAtEnd, completeMs };
     } catch (err) {
       this.#o.logger.warn({ err }, 'continuous file could not be completed; finalize will join segments');
       await this.abort();

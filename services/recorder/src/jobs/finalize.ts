@@ -186,6 +186,24 @@ async function continuousFileFor(rec: Recording, workDir: string): Promise<{ fil
   return { file };
 }
 
+/**
+ * Called by the capture run that ended the recording (already `processing`): makes it ready from
+ * its continuous file when that covers the recording. False when it does not (finalize joins
+ * segments) or on any error (finalize then decides again).
+ */
+export async function readyFromContinuousFile(d: RecorderDeps, rec: Recording, log: Logger): Promise<boolean> {
+  const workDir = recordingWorkDir(d.settings, rec.id);
+  try {
+    const fast = await continuousFileFor(rec, workDir);
+    if (!('file' in fast)) return false;
+    await readyFromRunFile(d, rec, fast.file, workDir, log);
+    return true;
+  } catch (err) {
+    log.warn({ err }, 'could not make the recording ready from its continuous file; queueing finalize');
+    return false;
+  }
+}
+
 /** Fast path: the run's continuous file is already the complete object in storage. */
 async function readyFromRunFile(d: RecorderDeps, rec: Recording, file: RunFile, workDir: string, log: Logger): Promise<FinalizeResult> {
   const id = rec.id;
