@@ -218,10 +218,11 @@ async function readyFromRunFile(d: RecorderDeps, rec: Recording, file: RunFile, 
     progress: 1,
     durationMs: file.durationMs,
   };
+  // Counted before the transition: whoever sees `ready` sees the path that made it.
+  d.metrics.finalizePath.inc({ path: 'fast', reason: 'one_run' });
   const done = await d.lifecycle.markReady(id, raw);
   if (done.status !== 'ready') throw new Error(`recording ${id} became ${done.status} while finalizing`);
   if (done.stoppedAt) d.metrics.stopToReadySeconds.observe(Math.max(0, Date.now() - Date.parse(done.stoppedAt)) / 1000);
-  d.metrics.finalizePath.inc({ path: 'fast', reason: 'one_run' });
   await rm(workDir, { recursive: true, force: true });
   log.info(
     { file: file.file, size: info.size, durationMs: file.durationMs, segments: rec.segments.length },
