@@ -108,9 +108,15 @@ describe('traces across the queue', { timeout: 180_000 }, () => {
     const captureFfmpeg = one('recorder', 'ffmpeg', (x) => isUnder(x, capture));
     assert.ok(captureFfmpeg);
     one('recorder', 'storage.put', (x) => isUnder(x, capture));
-    const finalize = one('recorder', 'job FinalizeRecording', (x) => x.traceId === api.traceId);
-    assert.ok(isUnder(finalize, capture), 'the finalize job continues the capture that enqueued it');
-    one('recorder', 'storage.put', (x) => isUnder(x, finalize));
+    // A one-run recording is made ready by its capture (its continuous file is the raw output);
+    // a finalize job, when there is one (segments joined), continues the capture's trace.
+    const finalize = spans.find(
+      (x) => x.service === 'lw-trace-recorder' && x.name === 'job FinalizeRecording' && x.traceId === api.traceId,
+    );
+    if (finalize) {
+      assert.ok(isUnder(finalize, capture), 'the finalize job continues the capture that enqueued it');
+      one('recorder', 'storage.put', (x) => isUnder(x, finalize));
+    }
     const inTrace = spans.filter((x) => x.traceId === api.traceId);
     console.log(`# traces: ${inTrace.length} spans in the recording's trace: ${[...new Set(inTrace.map((x) => x.name))].join(', ')}`);
   });
