@@ -194,9 +194,11 @@ async function continuousFileFor(rec: Recording, workDir: string): Promise<{ fil
 export async function readyFromContinuousFile(d: RecorderDeps, rec: Recording, log: Logger): Promise<boolean> {
   const workDir = recordingWorkDir(d.settings, rec.id);
   try {
+    const t0 = performance.now();
     const fast = await continuousFileFor(rec, workDir);
     if (!('file' in fast)) return false;
     await readyFromRunFile(d, rec, fast.file, workDir, log);
+    d.metrics.finalizeSeconds.observe((performance.now() - t0) / 1000);
     return true;
   } catch (err) {
     log.warn({ err }, 'could not make the recording ready from its continuous file; queueing finalize');
