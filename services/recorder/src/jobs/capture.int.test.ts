@@ -245,11 +245,11 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
       );
       return { rec, messages };
     };
-    const listening = (messages: RecordingMessage[]) =>
+    const listening = (messages: RecordingMessage[], timeoutMs = 10_000) =>
       waitFor(
         'listening',
         () => messages.find((m): m is Extract<RecordingMessage, { type: 'listening' }> => m.type === 'listening'),
-        10_000,
+        timeoutMs,
       );
     const portsOf = (m: Extract<RecordingMessage, { type: 'listening' }>): [number, number] => {
       const v = m.tracks.find((x) => x.trackId === 'video-producer');
@@ -450,7 +450,8 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
       });
       await s.storage.init();
       const { rec, messages } = await s.startCapture();
-      const [videoPort, audioPort] = s.portsOf(await s.listening(messages));
+      // Generous: ffmpeg can take seconds to bind its ports on a loaded machine (up to 3 tries).
+      const [videoPort, audioPort] = s.portsOf(await s.listening(messages, 30_000));
       const sender = sendClip(clip, videoPort, audioPort, mediaSeconds, speed);
       s.children.push(sender);
       const senderExit = once(sender, 'exit');
