@@ -314,7 +314,9 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
       ['starting', 'active', 'stopping', 'processing', 'ready'],
     );
     assert.ok(ready.durationMs !== null && ready.durationMs > 0, 'durationMs set');
-    assert.ok(ready.segments.length >= 2, `several ${s.config.SEGMENT_SECONDS} s segments (got ${ready.segments.length})`);
+    // Segments are the crash-safe copy: with the continuous file stored, the ones not yet
+    // uploaded at stop are skipped.
+    assert.ok(ready.segments.length >= 1, `${s.config.SEGMENT_SECONDS} s segments stored while recording (got ${ready.segments.length})`);
     assert.deepEqual(
       ready.segments.map((x) => x.index),
       ready.segments.map((_, i) => i),

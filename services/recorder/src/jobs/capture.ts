@@ -354,7 +354,13 @@ class Capture {
       const finalizing = !continued && reason !== 'recording_gone' && this.#sawFirstFrame;
       const closed = !exit.killed && exit.signal === null && exit.error === null;
       const ffmpegDoneMs = Math.round(performance.now() - stopT0);
-      const [{ uploaded, failed }] = await Promise.all([this.#uploader.finish(), this.#finishContinuous(finalizing && closed)]);
+      // The continuous file first: once it is stored, the segments still queued for upload are
+      // not needed (they are the crash-safe copy) and are skipped, so a backlog never delays
+      // `ready`. Without it, every segment is uploaded for finalize to join.
+      const stored = await this.#finishContinuous(finalizing && closed);
+      const { uploaded, failed, skipped } = stored
+        ? await this.#uploader.drop().then((r) => ({ uploaded: r.uploaded, failed: 0, skipped: r.skipped }))
+        : await this.#uploader.finish().then((r) => ({ ...r, skipped: 0 }));
       const uploadsDoneMs = Math.round(performance.now() - stopT0);
       await this.#firstFrameSaved;
       this.#log.info(
@@ -366,6 +372,7 @@ class Capture {
           exit: { code: exit.code, signal: exit.signal, killed: exit.killed },
           uploaded,
           failed,
+          skipped,
           continued,
           rtp: this.#rtpLoss.totals,
         },
@@ -697,15 +704,15 @@ class Capture {
    * Completes the continuous file when `use` (the run ends the recording and ffmpeg closed the
    * file) and lists it in the manifest for finalize; else drops it (finalize joins segments).
    */
-  async #finishContinuous(use: boolean): Promise<void> {
+  async #finishContinuous(use: boolean): Promise<boolean> {
     const c = this.#continuous;
-    if (!c) return;
+    if (!c) return false;
     if (!use) {
       await c.abort();
-      return;
+      return false;
     }
     const done = await c.complete();
-    if (!done) return;
+    if (!done) return false;
     const plan = this.#planContinuous()!;
     await this.#d.store.update(this.#id, (r) => ({
       ...r,
@@ -727,6 +734,7 @@ class Capture {
       { size: done.size, durationMs: done.durationMs, bytesAtEnd: done.bytesAtEnd, completeMs: Math.round(done.completeMs) },
       'continuous file completed',
     );
+    return true;
   }
 
   /**
