@@ -29,6 +29,8 @@ export interface RecorderMetrics extends Metrics {
   readonly uploadSeconds: Histogram<'kind'>;
   /** Bytes uploaded after the stop for the raw output: a continuous file's head + tail, or a whole joined file. */
   readonly stopUploadBytes: Histogram;
+  /** Bytes of continuous files written but not yet uploaded beyond what a stop sends anyway (S3 falling behind). */
+  readonly continuousBacklogBytes: Gauge;
   /** How finalize made the raw output: fast (a run's continuous file) or join (segments re-joined), and why. */
   readonly finalizePath: Counter<'path' | 'reason'>;
   /** Captures this recorder handed on to a new run because their recorder's heartbeat lapsed. */
@@ -112,6 +114,11 @@ export function createRecorderMetrics(concurrency: number): RecorderMetrics {
         256 * 1024 * 1024,
         1024 * 1024 * 1024,
       ],
+      registers,
+    }),
+    continuousBacklogBytes: new Gauge({
+      name: 'lw_recorder_continuous_backlog_bytes',
+      help: 'Continuous-file bytes written but not yet uploaded beyond the head and one part (storage falling behind)',
       registers,
     }),
     finalizePath: new Counter({

@@ -6,8 +6,8 @@
 // Only a recording's first run writes one (a recording = a list of runs on one timeline; a
 // single run *is* the raw output). A run that hands the recording on, or whose ffmpeg did not
 // close the file (killed, crashed), aborts it: finalize then joins the segments as before.
-import { rm } from 'node:fs/promises';
-import type { GrowingObject, Logger, Storage } from '@live-webrtc/shared';
+import { rm, stat } from 'node:fs/promises';
+import { MIN_PART_BYTES, type GrowingObject, type Logger, type Storage } from '@live-webrtc/shared';
 import { readMatroskaDurationMs } from '../ffmpeg/mkvHead.js';
 import type { RecorderMetrics } from '../metrics.js';
 
@@ -40,6 +40,9 @@ export class ContinuousFile {
   #timer: NodeJS.Timeout | undefined;
   #syncing: Promise<void> = Promise.resolve();
   #busy = false;
+  #sent = 0;
+  /** This file's share of lw_recorder_continuous_backlog_bytes. */
+  #backlog = 0;
 
   constructor(o: ContinuousFileOptions) {
     this.#o = o;
@@ -62,6 +65,12 @@ export class ContinuousFile {
     try {
       const sent = await this.#object.sync(this.#o.path);
       if (sent > 0) this.#o.metrics.uploadSeconds.observe({ kind: 'part' }, (performance.now() - t0) / 1000);
+      this.#sent += sent;
+      if (this.#o.storage.kind === 's3') {
+        // What a stop would still have to send beyond head + one part: storage falling behind.
+        const size = (await stat(this.#o.path)).size;
+        this.#setBacklog(Math.max(0, size - this.#sent - 2 * MIN_PART_BYTES));
+      }
     } catch (err) {
       // Not written yet, or storage is down: the same bytes are tried again next time.
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#o.logger.warn({ err }, 'continuous file: part upload failed; retrying');
@@ -75,6 +84,7 @@ export class ContinuousFile {
   async complete(): Promise<CompletedFile | null> {
     clearInterval(this.#timer);
     await this.#syncing;
+    this.#setBacklog(0);
     const t0 = performance.now();
     const durationMs = await readMatroskaDurationMs(this.#o.path).catch(() => null);
     if (durationMs === null || !(durationMs > 0)) {
@@ -95,10 +105,16 @@ export class ContinuousFile {
     }
   }
 
+  #setBacklog(bytes: number): void {
+    this.#o.metrics.continuousBacklogBytes.inc(bytes - this.#backlog);
+    this.#backlog = bytes;
+  }
+
   /** Drops it: the multipart upload and the local file. */
   async abort(): Promise<void> {
     clearInterval(this.#timer);
     await this.#syncing;
+    this.#setBacklog(0);
     await this.#object.abort().catch((err: unknown) => this.#o.logger.warn({ err }, 'could not abort the continuous upload'));
     await rm(this.#o.path, { force: true });
   }
