@@ -807,6 +807,7 @@ class Capture {
     const id = this.#id;
     let outcome: CaptureResult['outcome'] = 'processing';
     let endReason: CaptureEndReason = reason;
+    let processing: Recording | null = null;
     if (reason === 'recording_gone') {
       outcome = 'skipped'; // failed, finished or taken over by someone else: leave it as it is
     } else if (!this.#sawFirstFrame) {
@@ -825,14 +826,15 @@ class Capture {
         d.metrics.captureFailures.inc({ code: 'ffmpeg_exited' });
       }
       const rec = await d.lifecycle.markProcessing(id, stopAt);
-      // A continuous file that covers the recording is the raw output already: ready now,
-      // without a trip through the finalize queue. Anything else is finalize's job.
-      if (rec.status === 'processing') {
-        if (!(await readyFromContinuousFile(d, rec, this.#log))) await enqueueFinalize(d, id);
-      } else outcome = 'skipped';
+      if (rec.status === 'processing') processing = rec;
+      else outcome = 'skipped';
     }
     if (outcome !== 'skipped' || reason !== 'recording_gone') await d.runs.release(id, this.#attempt);
     await publish(d, id, { type: 'capture-ended', recordingId: id, firstSegment: this.#run, reason: endReason });
+    // After capture-ended, as with a finalize job: a continuous file that covers the recording
+    // is the raw output already, ready now without a trip through the finalize queue. Anything
+    // else is finalize's job.
+    if (processing && !(await readyFromContinuousFile(d, processing, this.#log))) await enqueueFinalize(d, id);
     return this.#ended(outcome, endReason, segments);
   }
 
