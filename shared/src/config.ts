@@ -125,6 +125,14 @@ export const commonConfigShape = {
    * Default 30.
    */
   RECORD_REJOIN_GRACE_SECONDS: envInt(30, 0, 3600),
+  /**
+   * Admission cost of a recording, per track: what a video / an audio track is counted as, kbit/s
+   * (a recording costs the sum over its tracks; recorders have a budget, RECORDER_COST_BUDGET_KBPS).
+   */
+  RECORD_VIDEO_COST_KBPS: envInt(2000, 1, 1_000_000),
+  RECORD_AUDIO_COST_KBPS: envInt(64, 1, 1_000_000),
+  /** Retry-After of a start refused because no recorder has room (503 recorders_full), seconds. Default 5. */
+  RECORD_ADMISSION_RETRY_SECONDS: envInt(5, 1, 3600),
   /** Local recording storage (and the recorder's scratch space). Default ./records. */
   // Made absolute against the working directory at start: paths handed to ffmpeg (an ffconcat
   // list resolves relative entries against its own directory) must not depend on who reads them.

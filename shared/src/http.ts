@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { ListenAddress } from './config.js';
 import type { z } from 'zod';
 import { credentialsFrom, safeEqual } from './auth.js';
-import { badRequest, payloadTooLarge, toErrorResponse, unauthorized, unsupportedMediaType } from './errors.js';
+import { AppError, badRequest, payloadTooLarge, toErrorResponse, unauthorized, unsupportedMediaType } from './errors.js';
 import { routeLabel, type Metrics } from './metrics.js';
 import { withTimeout } from './timeout.js';
 
@@ -34,6 +34,8 @@ export function errorMiddleware(logger: Logger): Koa.Middleware {
       ctx.status = status;
       ctx.body = body;
       if (status === 401) ctx.set('WWW-Authenticate', 'Bearer');
+      const retryAfter = err instanceof AppError ? err.details?.['retryAfterSeconds'] : undefined;
+      if (status === 503 && typeof retryAfter === 'number') ctx.set('Retry-After', String(retryAfter));
     }
   };
 }

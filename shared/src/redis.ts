@@ -67,6 +67,10 @@ export function redisKeys(prefix: string) {
     recordersSeen: `${prefix}:recorders:seen`,
     /** Hash recording id → the capture run working on it (CaptureRuns). */
     captureRuns: `${prefix}:captureruns`,
+    /** Hash recorder id → its capture cost budget and use (admission.ts). */
+    recorderLoads: `${prefix}:recorders:load`,
+    /** Hash recording id → cost reserved for a capture no recorder has taken yet (admission.ts). */
+    costReservations: `${prefix}:recorders:reserved`,
     /** Short lock so only one recorder sweeps abandoned recordings at a time. */
     sweepLock: `${prefix}:sweeplock`,
   } as const;

@@ -46,6 +46,13 @@ export const recorderConfigSchema = z
     RECORDER_RTP_MAX_PORT: envInt(59999, 1025, 65535),
     /** Captures (ffmpeg processes) run at once by this process. Default 50. */
     RECORDER_CONCURRENCY: envInt(50, 1, 1000),
+    /**
+     * Admission budget of this recorder, kbit/s: the sum of its captures' costs (RECORD_VIDEO_COST_KBPS
+     * per video track + RECORD_AUDIO_COST_KBPS per audio track) it is counted able to carry. A start
+     * no live recorder has room for is refused with 503 + Retry-After. 0 = 150,000 per CPU core
+     * (100 recordings of 1.5 Mbit/s). Default 0.
+     */
+    RECORDER_COST_BUDGET_KBPS: envInt(0, 0, 100_000_000),
     /** Finalize jobs (segment joins) run at once by this process. Default 2. */
     RECORDER_FINALIZE_CONCURRENCY: envInt(2, 1, 64),
     /** Length of a capture segment, seconds; a crash loses at most about this much. Default 10. */

@@ -32,6 +32,7 @@ import {
   pingRedis,
   QUEUES,
   RecordingStore,
+  RecorderLoads,
   RecordingLifecycle,
   CaptureRuns,
   presenceConnectionName,
@@ -50,6 +51,7 @@ import { checkFfmpeg } from './ffmpeg/runner.js';
 import { captureHandler, type CaptureResult } from './jobs/capture.js';
 import { killLeftoverFfmpeg } from './jobs/leftovers.js';
 import { uploadSpool } from './jobs/spool.js';
+import { CaptureCosts, defaultBudgetKbps } from './capacity.js';
 import { RecorderLiveness } from './liveness.js';
 import { TapClient } from './sfu/tapClient.js';
 import type { RecorderDeps } from './jobs/deps.js';
@@ -142,6 +144,14 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
     queues,
     ports: new PortAllocator({ host: c.RECORDER_HOST, minPort: c.RECORDER_RTP_MIN_PORT, maxPort: c.RECORDER_RTP_MAX_PORT }),
     metrics,
+    costs: new CaptureCosts({
+      recorderId,
+      budgetKbps: c.RECORDER_COST_BUDGET_KBPS || defaultBudgetKbps(),
+      trackCosts: { videoKbps: c.RECORD_VIDEO_COST_KBPS, audioKbps: c.RECORD_AUDIO_COST_KBPS },
+      loads: new RecorderLoads(redis, keys),
+      metrics,
+      logger,
+    }),
     logger,
   };
 
@@ -239,6 +249,7 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
   const presenceConn = createRedis(c.REDIS_URL, presenceConnectionName(c.REDIS_PREFIX, recorderId), { purpose: 'workers', logger });
   const liveness = new RecorderLiveness({ deps, queues, logger, presence: new RecorderPresence(redis, c.REDIS_PREFIX) });
   await liveness.start();
+  if (capturing) await deps.costs.start();
   // What an earlier life of this recorder left unuploaded goes to storage first (in the
   // background: storage may still be down).
   void uploadSpool(deps, logger)
@@ -295,6 +306,7 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
     if (endedByShutdown.size > 0) logger.warn({ recordings: [...endedByShutdown] }, 'finalize still pending at shutdown; left queued');
     await liveness.stop();
     presenceConn.disconnect();
+    await deps.costs.stop();
     await finalizeWorker.close();
     stopRetention();
     transcodeShutdown.abort(new Error('recorder shutting down'));

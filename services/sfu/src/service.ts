@@ -18,6 +18,7 @@ import {
   RecordingStore,
   RecordingLifecycle,
   CaptureRuns,
+  RecorderLoads,
   redisKeys,
   revocationCheck,
   warnIfOpen,
@@ -98,6 +99,17 @@ export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Pr
     // RECORD_GRACE_SECONDS is the older name of the same wait; the longer one wins.
     graceSeconds: Math.max(c.RECORD_GRACE_SECONDS, c.RECORD_REJOIN_GRACE_SECONDS),
     recorderWaitSeconds: c.RECORDER_WAIT_SECONDS,
+    admission: {
+      loads: new RecorderLoads(redis, keys),
+      trackCosts: { videoKbps: c.RECORD_VIDEO_COST_KBPS, audioKbps: c.RECORD_AUDIO_COST_KBPS },
+      retryAfterSeconds: c.RECORD_ADMISSION_RETRY_SECONDS,
+      admissions: new Counter({
+        name: 'lw_sfu_recording_admissions_total',
+        help: 'Recording starts admitted or refused (no recorder had room for their cost)',
+        labelNames: ['result'],
+        registers: [metrics.registry],
+      }),
+    },
     logger,
   });
 

@@ -8,3 +8,4 @@ export * from './jobTrace.js';
 export * from './outputTokens.js';
 export * from './publicErrors.js';
 export * from './presence.js';
+export * from './admission.js';

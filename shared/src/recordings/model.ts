@@ -130,6 +130,28 @@ export function withoutPauses(wallMs: number, pauses: readonly RecordingPause[])
   );
 }
 
+/**
+ * A capture run's continuous file, completed in storage when the run ended (the fast path to a
+ * ready output: finalize uses it when it covers the whole recording instead of joining
+ * segments). A recording is a list of runs per output, each at its offset on the recording's
+ * timeline.
+ */
+export const RunFileSchema = z.object({
+  /** Output it belongs to ("raw"). */
+  output: z.string(),
+  /** Capture run (first segment index) that wrote it. */
+  run: z.number().int().nonnegative(),
+  /** Where the run starts on the recording's timeline, ms. */
+  offsetMs: z.number().nonnegative(),
+  /** Storage key of the completed object. */
+  key: z.string(),
+  file: z.string(),
+  contentType: z.string(),
+  size: z.number().int().nonnegative(),
+  durationMs: z.number().nonnegative(),
+});
+export type RunFile = z.infer<typeof RunFileSchema>;
+
 /** The manifest stored next to a recording's files: the truth about it. */
 export const RecordingSchema = z.object({
   id: z.string(),
@@ -142,6 +164,7 @@ export const RecordingSchema = z.object({
   tracks: z.array(TrackSchema),
   outputs: z.array(OutputSchema),
   segments: z.array(SegmentSchema).default([]),
+  runFiles: z.array(RunFileSchema).default([]),
   /** ISO time of every transition, by status. */
   transitions: z.array(z.object({ status: RecordingStatusSchema, at: z.string() })),
   /** Why it was started: an API call or RECORD_ENABLED auto-recording. */
@@ -193,6 +216,7 @@ export function newRecording(args: { id: string; room: string; trigger: 'api' | 
     tracks: [],
     outputs: [],
     segments: [],
+    runFiles: [],
     transitions: [{ status: 'starting', at }],
     trigger: args.trigger,
     firstFrameAt: null,

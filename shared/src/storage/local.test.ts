@@ -42,3 +42,22 @@ test('multipart part size grows so 10,000 parts suffice', () => {
   const huge = 200 * 1024 ** 3;
   assert.ok(partSizeFor(huge) * 10_000 >= huge);
 });
+
+test('a growing file is moved into place at the end, not copied', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'lw-local-growing-'));
+  try {
+    const s = new LocalStorage(join(root, 'store'));
+    await s.init();
+    const file = join(root, 'run-0.continuous.webm');
+    await writeFile(file, 'abc');
+    const g = s.openGrowing('recordings/X/raw.webm', 'video/webm');
+    assert.equal(await g.sync(file), 0);
+    await writeFile(file, 'abcdef');
+    assert.equal(await s.stat('recordings/X/raw.webm'), null, 'not visible before it is completed');
+    assert.deepEqual(await g.complete(file), { size: 6, bytesAtEnd: 0 }, 'renamed: no byte copied');
+    assert.equal((await s.getBytes('recordings/X/raw.webm'))?.toString(), 'abcdef');
+    await assert.rejects(g.complete(file), /already completed/);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

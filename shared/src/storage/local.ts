@@ -3,6 +3,7 @@ import { copyFile, mkdir, readFile, readdir, rename, rm, stat, writeFile, access
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { GrowingObject } from './growing.js';
 import { assertSafeKey, type ByteRange, type ObjectInfo, type Storage } from './storage.js';
 
 /**
@@ -61,6 +62,36 @@ export class LocalStorage implements Storage {
 
   async putFile(key: string, path: string, _contentType?: string): Promise<void> {
     await this.#atomicWrite(key, (tmp) => copyFile(path, tmp));
+  }
+
+  /**
+   * Nothing to do while the file grows; at the end it is moved into place: a rename when the
+   * work directory is on the same file system (no byte copied), else a copy.
+   */
+  openGrowing(key: string, _contentType?: string): GrowingObject {
+    const target = this.#path(key);
+    let done = false;
+    return {
+      sync: async () => 0,
+      complete: async (path: string) => {
+        if (done) throw new Error('growing object already completed or aborted');
+        const { size } = await stat(path);
+        await mkdir(dirname(target), { recursive: true });
+        try {
+          await rename(path, target);
+          done = true;
+          return { size, bytesAtEnd: 0 };
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+        }
+        await this.#atomicWrite(key, (tmp) => copyFile(path, tmp));
+        done = true;
+        return { size, bytesAtEnd: size };
+      },
+      abort: async () => {
+        done = true;
+      },
+    };
   }
 
   async getBytes(key: string): Promise<Buffer | null> {

@@ -126,3 +126,50 @@ test('a wrong secret is refused, and a failed upload leaves the local file as it
     bad.destroy();
   }
 });
+
+test(
+  'a growing file is uploaded part by part while it grows; only the head and the tail go up at the end',
+  { timeout: 120_000 },
+  async () => {
+    const storage = fromEnv({ S3_BUCKET: 'lw-int-growing' });
+    await storage.init();
+    try {
+      const file = join(dir, 'growing.webm');
+      const MiB = 1024 * 1024;
+      const body = randomBytes(23 * MiB + 12345);
+      const g = storage.openGrowing('recordings/G/raw.webm', 'video/webm');
+      // Grows in uneven steps, as a muxer writes.
+      await writeFile(file, body.subarray(0, 3 * MiB));
+      assert.equal(await g.sync(file), 0, 'nothing past the held-back 5 MiB head yet');
+      await writeFile(file, body.subarray(0, 12 * MiB));
+      assert.equal(await g.sync(file), 5 * MiB, 'one whole 5 MiB part past the head');
+      await writeFile(file, body.subarray(0, 21 * MiB));
+      assert.equal(await g.sync(file), 10 * MiB, 'two more');
+      assert.equal(await storage.stat('recordings/G/raw.webm'), null, 'not visible before it is completed');
+      // The writer's last act: it rewrites its header, then the file is done.
+      body.write('HEADER-REWRITTEN', 40);
+      await writeFile(file, body);
+      const done = await g.complete(file);
+      assert.equal(done.size, body.length);
+      assert.equal(done.bytesAtEnd, 5 * MiB + (body.length - 20 * MiB), 'the stop path sent the head and the tail only');
+      const back = join(dir, 'growing-back.webm');
+      await storage.download('recordings/G/raw.webm', back);
+      assert.equal(sha(await readFile(back)), sha(body), 'the object is the finished file, rewritten head included');
+      assert.equal((await storage.stat('recordings/G/raw.webm'))?.contentType, 'video/webm');
+
+      // Small: one PUT at the end. Aborted: nothing visible.
+      await writeFile(file, body.subarray(0, 1000));
+      const small = storage.openGrowing('recordings/G/small.webm', 'video/webm');
+      assert.equal(await small.sync(file), 0);
+      assert.deepEqual(await small.complete(file), { size: 1000, bytesAtEnd: 1000 });
+      await writeFile(file, body);
+      const dropped = storage.openGrowing('recordings/G/dropped.webm', 'video/webm');
+      assert.ok((await dropped.sync(file)) > 0);
+      await dropped.abort();
+      assert.equal(await storage.stat('recordings/G/dropped.webm'), null, 'an aborted object never appears');
+      await storage.deletePrefix('recordings/G/');
+    } finally {
+      storage.destroy();
+    }
+  },
+);

@@ -19,6 +19,8 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { traceS3Client } from './s3Spans.js';
+import type { GrowingObject } from './growing.js';
+import { S3GrowingObject } from './s3Growing.js';
 import { assertSafeKey, type ByteRange, type ObjectInfo, type Storage } from './storage.js';
 
 export interface S3StorageOptions {
@@ -147,6 +149,10 @@ export class S3Storage implements Storage {
       leavePartsOnError: false,
     });
     await upload.done();
+  }
+
+  openGrowing(key: string, contentType: string): GrowingObject {
+    return new S3GrowingObject(this.#client, this.#bucket, this.#key(key), contentType);
   }
 
   async getBytes(key: string): Promise<Buffer | null> {

@@ -2,6 +2,7 @@
 // a local directory (RECORD_DIR) and S3/MinIO (S3_*). Keys are "/"-separated, relative,
 // and made only of [A-Za-z0-9._/-] (ids are ULIDs), so they are safe as paths and object keys.
 import type { Readable } from 'node:stream';
+import type { GrowingObject } from './growing.js';
 
 export interface ObjectInfo {
   key: string;
@@ -26,6 +27,11 @@ export interface Storage {
   putBytes(key: string, body: Buffer | string, contentType: string): Promise<void>;
   /** Uploads a local file (S3: multipart for large files, with retries). The local file is kept. */
   putFile(key: string, path: string, contentType: string): Promise<void>;
+  /**
+   * An object filled from a local file that is still being written (growing.ts): uploaded while
+   * it grows, completed at the end for a cost that does not depend on its size.
+   */
+  openGrowing(key: string, contentType: string): GrowingObject;
   /** Reads a whole object into memory; null when missing. For small objects (manifests). */
   getBytes(key: string): Promise<Buffer | null>;
   /** Streams an object or a byte range of it; null when missing. */

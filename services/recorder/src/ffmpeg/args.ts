@@ -8,6 +8,8 @@ export interface FfmpegInvocation {
   inputs: { options: string[]; path: string }[];
   outputOptions: string[];
   output: string;
+  /** Further outputs of the same run, each with its options. */
+  moreOutputs?: { options: string[]; path: string }[];
 }
 
 /** The argument list ffmpeg receives for `inv`, in the order the runner passes it. */
@@ -23,6 +25,7 @@ export function toArgv(inv: FfmpegInvocation): string[] {
     '-y',
     ...inv.outputOptions,
     inv.output,
+    ...(inv.moreOutputs ?? []).flatMap((o) => [...o.options, o.path]),
   ];
 }
 
@@ -69,6 +72,11 @@ export interface CaptureArgsOptions {
    * growing means ffmpeg is stuck. None when unset.
    */
   progressPath?: string;
+  /**
+   * A continuous file of the whole run beside the segments (jobs/continuous.ts), in the raw
+   * output's container. None when unset.
+   */
+  continuous?: { path: string; format: RawContainer['format'] };
 }
 
 /** ffmpeg reading RTP described by an SDP file and copying it into Matroska segments. */
@@ -123,6 +131,19 @@ export function captureArgs(o: CaptureArgsOptions): FfmpegInvocation {
       '-segment_start_number', String(o.firstSegment),
     ],
     output: segmentPattern(o.dir),
+    ...(o.continuous
+      ? {
+          moreOutputs: [
+            {
+              // The same packets as the segments, one file: uploaded while it grows. Its muxer
+              // rewrites only the header at the end (duration, seek head); cues go at the end.
+              // prettier-ignore
+              options: ['-map', '0', '-c', 'copy', '-copyinkf', '-f', o.continuous.format, '-cluster_time_limit', '1000'],
+              path: o.continuous.path,
+            },
+          ],
+        }
+      : {}),
   };
 }
 

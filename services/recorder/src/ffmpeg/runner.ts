@@ -90,6 +90,11 @@ export function runFfmpeg(inv: FfmpegInvocation, opts: RunFfmpegOptions = {}): F
   }
   cmd.output(inv.output);
   addOptions((...o) => cmd.outputOptions(...o), inv.outputOptions);
+  // Output options apply to the output added last.
+  for (const o of inv.moreOutputs ?? []) {
+    cmd.output(o.path);
+    addOptions((...x) => cmd.outputOptions(...x), o.options);
+  }
   if (opts.niceness) cmd.renice(opts.niceness);
 
   let started = false;

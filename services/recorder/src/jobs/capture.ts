@@ -25,6 +25,7 @@ import {
   encodeMessage,
   isLive,
   jobIds,
+  recordingKeys,
   type CaptureRecording,
   type CaptureTrack,
   type FailureCode,
@@ -35,7 +36,7 @@ import {
   type TapSource,
 } from '@live-webrtc/shared';
 import type { Job } from 'bullmq';
-import { captureArgs, segmentIndexOf } from '../ffmpeg/args.js';
+import { captureArgs, rawContainerFor, segmentIndexOf } from '../ffmpeg/args.js';
 import { runFfmpeg, type FfmpegExit, type FfmpegProcess } from '../ffmpeg/runner.js';
 import { buildCaptureSdp } from '../ffmpeg/sdp.js';
 import { StallDetector } from '../ffmpeg/stall.js';
@@ -45,7 +46,10 @@ import { RtpRelay } from '../rtp/relay.js';
 import { toFfmpegVp9Packet } from '../rtp/vp9.js';
 import { acceptedSenders, relaySource } from '../rtp/sources.js';
 import { TapError } from '../sfu/tapClient.js';
+import { ContinuousFile } from './continuous.js';
+import { RtpLossCounter } from './rtpLoss.js';
 import { recordingWorkDir, type RecorderDeps } from './deps.js';
+import { readyFromContinuousFile } from './finalize.js';
 import { forgetPid, rememberPid } from './leftovers.js';
 import { endPausedRun } from './pause.js';
 import { recordRunTracks } from './runTracks.js';
@@ -112,9 +116,14 @@ export function captureHandler(d: RecorderDeps, shutdown: AbortSignal): JobHandl
     }
     d.metrics.activeCaptures.inc();
     d.metrics.captureCapacity.dec();
+    d.costs.add(data.recordingId, d.costs.costOf(rec.tracks));
     try {
-      return await new Capture(d, data, run, log, AbortSignal.any([signal, shutdown]), job).run();
+      // The first run of a recording writes a continuous file too (the fast path to `ready`);
+      // later runs only segments, joined at finalize with the earlier ones.
+      const continuous = run === 0 && rec.firstFrameAt === null;
+      return await new Capture(d, data, run, log, AbortSignal.any([signal, shutdown]), job, continuous).run();
     } finally {
+      d.costs.remove(data.recordingId);
       d.metrics.activeCaptures.dec();
       d.metrics.captureCapacity.inc();
     }
@@ -246,8 +255,11 @@ class Capture {
   #uploader: SegmentUploader | undefined;
   #stall: StallDetector | undefined;
   #stallStarted = false;
+  readonly #wantsContinuous: boolean;
+  readonly #rtpLoss: RtpLossCounter;
+  #continuous: ContinuousFile | undefined;
 
-  constructor(d: RecorderDeps, data: CaptureRecording, run: number, log: Logger, signal: AbortSignal, job: Job) {
+  constructor(d: RecorderDeps, data: CaptureRecording, run: number, log: Logger, signal: AbortSignal, job: Job, continuous: boolean) {
     this.#d = d;
     this.#data = data;
     this.#attempt = data.attempt;
@@ -257,6 +269,8 @@ class Capture {
     this.#job = job;
     this.#id = data.recordingId;
     this.#dir = recordingWorkDir(d.settings, data.recordingId);
+    this.#wantsContinuous = continuous;
+    this.#rtpLoss = new RtpLossCounter(d.metrics);
   }
 
   async run(): Promise<CaptureResult> {
@@ -272,6 +286,7 @@ class Capture {
       const waited = await this.#openTap();
       if (waited !== null) return await this.#endBeforeMedia(waited);
       const tapMs = Date.now() - t0;
+      d.costs.add(this.#id, d.costs.costOf(this.#tracks));
       ffmpeg = await this.#startFfmpeg(listPath, progressPath);
       const ffmpegMs = Date.now() - t0 - tapMs;
       this.#uploader = new SegmentUploader({
@@ -285,6 +300,7 @@ class Capture {
         logger: this.#log,
       });
       this.#uploader.start();
+      this.#continuous?.start();
       await d.tap.connect(this.#sfu, this.#id, this.#attempt, {
         host: d.settings.host,
         tracks: this.#tracks.map((t, i) => ({
@@ -324,6 +340,7 @@ class Capture {
       // From here on "Input #0" means nothing: ffmpeg interrupted mid-probe prints it too.
       this.#ending = true;
       const stopAt = new Date();
+      const stopT0 = performance.now();
       let continued = false;
       if ((reason === 'recorder_shutdown' || reason === 'publisher_rejoined') && this.#sawFirstFrame) {
         // Rolling deploy, or someone joined or left the room: queue the next run first and keep
@@ -349,16 +366,33 @@ class Capture {
       void this.#closeTap();
       // Hand on first, upload after: the next run starts while this one's last segments go up.
       if (!continued) continued = await this.#handOnIfNeeded(reason);
-      const { uploaded, failed } = await this.#uploader.finish();
+      // Only a run that ends the recording completes its continuous file; its ffmpeg must
+      // have closed it (not killed).
+      const finalizing = !continued && reason !== 'recording_gone' && this.#sawFirstFrame;
+      const closed = !exit.killed && exit.signal === null && exit.error === null;
+      const ffmpegDoneMs = Math.round(performance.now() - stopT0);
+      // The continuous file first: once it is stored, the segments still queued for upload are
+      // not needed (they are the crash-safe copy) and are skipped, so a backlog never delays
+      // `ready`. Without it, every segment is uploaded for finalize to join.
+      const stored = await this.#finishContinuous(finalizing && closed);
+      const { uploaded, failed, skipped } = stored
+        ? await this.#uploader.drop().then((r) => ({ uploaded: r.uploaded, failed: 0, skipped: r.skipped }))
+        : await this.#uploader.finish().then((r) => ({ ...r, skipped: 0 }));
+      const uploadsDoneMs = Math.round(performance.now() - stopT0);
       await this.#firstFrameSaved;
       this.#log.info(
         {
           reason,
+          // The stop path, ms from the stop: ffmpeg closed its files, then uploads done.
+          ffmpegDoneMs,
+          uploadsDoneMs,
           exit: { code: exit.code, signal: exit.signal, killed: exit.killed },
           uploaded,
           failed,
+          skipped,
           continued,
           longestUndrainedMs: this.#stall?.longestUndrainedMs,
+          rtp: this.#rtpLoss.totals,
         },
         'capture run ended',
       );
@@ -378,6 +412,7 @@ class Capture {
       this.#releasePorts();
       void this.#closeTap();
       if (this.#uploader) await this.#uploader.finish().catch(() => ({ uploaded: 0, failed: 0 }));
+      await this.#continuous?.abort();
       const message = err instanceof Error ? err.message : String(err);
       const code: FailureCode = this.#signal.aborted && !this.#sawFirstFrame ? 'recorder_shutdown' : 'capture_failed';
       this.#log.error({ err, code }, 'capture run failed');
@@ -623,6 +658,7 @@ class Capture {
     const segMs = d.settings.segmentSeconds * 1000;
     const tick = (): void => {
       if (this.#ending) return;
+      d.metrics.keyframeRequests.inc();
       void d.tap.keyframe(this.#sfu, this.#id, this.#attempt).catch(() => {});
       const elapsed = Date.now() - firstFrameAt;
       const next = segMs - (elapsed % segMs) - 150;
@@ -659,6 +695,8 @@ class Capture {
       await writeFile(sdpPath, sdp);
       await rm(listPath, { force: true }); // a list left by an earlier try would be re-read
       await rm(progressPath, { force: true });
+      const continuous = this.#planContinuous();
+      if (continuous) await rm(continuous.path, { force: true });
       const ff = runFfmpeg(
         captureArgs({
           sdpPath,
@@ -670,6 +708,7 @@ class Capture {
           probeMs: d.settings.firstFrameTimeoutMs,
           mediaTimeoutS: d.settings.mediaTimeoutS,
           progressPath,
+          ...(continuous ? { continuous: { path: continuous.path, format: continuous.format } } : {}),
         }),
         { ffmpegPath: d.settings.ffmpegPath, logger: this.#log, onLine: (line) => this.#onLine(line) },
       );
@@ -683,6 +722,16 @@ class Capture {
         // A recorder killed with its children gone astray: the next start ends this pid.
         if (ff.pid !== undefined) await rememberPid(this.#dir, this.#run, ff.pid, d.recorderId);
         await this.#startRelays();
+        if (continuous) {
+          this.#continuous = new ContinuousFile({
+            path: continuous.path,
+            key: recordingKeys.output(this.#id, continuous.file),
+            contentType: continuous.contentType,
+            storage: d.storage,
+            metrics: d.metrics,
+            logger: this.#log,
+          });
+        }
         return ff;
       } catch (err) {
         lastErr = err;
@@ -693,6 +742,50 @@ class Capture {
       }
     }
     throw lastErr instanceof Error ? lastErr : new Error(String(lastErr));
+  }
+
+  /** Where and how this run writes its continuous file, or null when it writes none. */
+  #planContinuous(): { path: string; format: 'webm' | 'matroska'; file: string; contentType: string } | null {
+    if (!this.#wantsContinuous) return null;
+    const c = rawContainerFor(this.#tracks.map((t) => codecName(t.codec.mimeType)));
+    return { ...c, path: join(this.#dir, `run-${this.#run}.continuous.${c.format === 'webm' ? 'webm' : 'mkv'}`) };
+  }
+
+  /**
+   * Completes the continuous file when `use` (the run ends the recording and ffmpeg closed the
+   * file) and lists it in the manifest for finalize; else drops it (finalize joins segments).
+   */
+  async #finishContinuous(use: boolean): Promise<boolean> {
+    const c = this.#continuous;
+    if (!c) return false;
+    if (!use) {
+      await c.abort();
+      return false;
+    }
+    const done = await c.complete();
+    if (!done) return false;
+    const plan = this.#planContinuous()!;
+    await this.#d.store.update(this.#id, (r) => ({
+      ...r,
+      runFiles: [
+        ...r.runFiles.filter((f) => !(f.output === 'raw' && f.run === this.#run)),
+        {
+          output: 'raw',
+          run: this.#run,
+          offsetMs: 0,
+          key: done.key,
+          file: plan.file,
+          contentType: plan.contentType,
+          size: done.size,
+          durationMs: done.durationMs,
+        },
+      ],
+    }));
+    this.#log.info(
+      { size: done.size, durationMs: done.durationMs, bytesAtEnd: done.bytesAtEnd, completeMs: Math.round(done.completeMs) },
+      'continuous file completed',
+    );
+    return true;
   }
 
   /**
@@ -744,6 +837,7 @@ class Capture {
   }
 
   #onLine(line: string): void {
+    if (this.#rtpLoss.count(line)) return;
     // ffmpeg prints "Input #0" also when its probe gave up (after this warning): that is no frame.
     if (!this.#sawFirstFrame && NO_KEYFRAME_RE.test(line)) this.#probeFailed = true;
     if (this.#sawFirstFrame || this.#ending || this.#probeFailed || !line.startsWith('Input #0')) return;
@@ -770,6 +864,7 @@ class Capture {
     const id = this.#id;
     let outcome: CaptureResult['outcome'] = 'processing';
     let endReason: CaptureEndReason = reason;
+    let processing: Recording | null = null;
     if (reason === 'recording_gone') {
       outcome = 'skipped'; // failed, finished or taken over by someone else: leave it as it is
     } else if (!this.#sawFirstFrame) {
@@ -788,11 +883,15 @@ class Capture {
         d.metrics.captureFailures.inc({ code: 'ffmpeg_exited' });
       }
       const rec = await d.lifecycle.markProcessing(id, stopAt);
-      if (rec.status === 'processing') await enqueueFinalize(d, id);
+      if (rec.status === 'processing') processing = rec;
       else outcome = 'skipped';
     }
     if (outcome !== 'skipped' || reason !== 'recording_gone') await d.runs.release(id, this.#attempt);
     await publish(d, id, { type: 'capture-ended', recordingId: id, firstSegment: this.#run, reason: endReason });
+    // After capture-ended, as with a finalize job: a continuous file that covers the recording
+    // is the raw output already, ready now without a trip through the finalize queue. Anything
+    // else is finalize's job.
+    if (processing && !(await readyFromContinuousFile(d, processing, this.#log))) await enqueueFinalize(d, id);
     return this.#ended(outcome, endReason, segments);
   }
 

@@ -12,6 +12,7 @@ import type {
   Storage,
 } from '@live-webrtc/shared';
 import type { RecorderMetrics } from '../metrics.js';
+import type { CaptureCosts } from '../capacity.js';
 import type { PortAllocator } from '../ports.js';
 import type { TapClient } from '../sfu/tapClient.js';
 
@@ -59,6 +60,8 @@ export interface RecorderDeps {
   queues: JobQueues;
   ports: PortAllocator;
   metrics: RecorderMetrics;
+  /** What this recorder's captures cost (admission). */
+  costs: CaptureCosts;
   logger: Logger;
 }
 

@@ -19,6 +19,7 @@ import {
   type Logger,
   type Recording,
   type RecordingOutput,
+  type RunFile,
 } from '@live-webrtc/shared';
 import {
   buildConcatList,
@@ -109,6 +110,10 @@ async function finalize(d: RecorderDeps, data: FinalizeRecording, log: Logger): 
   if (rec.status !== 'processing') throw new NotProcessingError(`recording ${id} is ${rec.status}, not processing yet (retrying later)`);
 
   const workDir = recordingWorkDir(d.settings, id);
+  const fast = await continuousFileFor(rec, workDir);
+  if ('file' in fast) return readyFromRunFile(d, rec, fast.file, workDir, log);
+  d.metrics.finalizePath.inc({ path: 'join', reason: fast.reason });
+  log.info({ reason: fast.reason }, 'joining segments (no continuous file covers the recording)');
   const dir = join(workDir, 'finalize');
   await rm(dir, { recursive: true, force: true }); // a retry starts clean
   await mkdir(dir, { recursive: true });
@@ -148,6 +153,7 @@ async function finalize(d: RecorderDeps, data: FinalizeRecording, log: Logger): 
   });
   const durationMs = probe.format.duration !== undefined ? Math.round(probe.format.duration * 1000) : null;
   const size = (await fileSize(output)) ?? 0;
+  const uploadAt = performance.now();
   await retry(() => d.storage.putFile(recordingKeys.output(id, container.file), output, container.contentType), {
     // Storage down for a while (an S3 outage) must not fail the recording: ~3 minutes.
     attempts: 60,
@@ -156,6 +162,8 @@ async function finalize(d: RecorderDeps, data: FinalizeRecording, log: Logger): 
   }).catch((err: unknown) => {
     throw new FinalizeError('upload_failed', `uploading ${container.file} failed: ${err instanceof Error ? err.message : String(err)}`);
   });
+  d.metrics.uploadSeconds.observe({ kind: 'output' }, (performance.now() - uploadAt) / 1000);
+  d.metrics.stopUploadBytes.observe(size);
 
   const raw: RecordingOutput = {
     name: 'raw',
@@ -176,6 +184,71 @@ async function finalize(d: RecorderDeps, data: FinalizeRecording, log: Logger): 
     'recording ready',
   );
   return { outcome: 'ready', file: container.file, size, durationMs: durationMs ?? undefined, segments: segments.length };
+}
+
+/** Why finalize cannot use a continuous file (it joins segments instead). */
+type JoinReason = 'no_run_file' | 'several_runs';
+
+/**
+ * The run file that *is* the raw output: the recording had one run, and that run completed its
+ * continuous file. Several runs (a crash, takeover, rejoin, pause) or a run whose ffmpeg was
+ * killed mean joining segments.
+ */
+async function continuousFileFor(rec: Recording, workDir: string): Promise<{ file: RunFile } | { reason: JoinReason }> {
+  const file = rec.runFiles.find((f) => f.output === 'raw');
+  if (!file) return { reason: 'no_run_file' };
+  if (rec.segments.some((s) => s.run !== file.run)) return { reason: 'several_runs' };
+  // Another run that left only local files here (its upload failed) counts too.
+  const local = await readdir(workDir).catch(() => [] as string[]);
+  if (local.some((f) => /^run-(\d+)\.sdp$/.exec(f)?.[1] !== undefined && f !== `run-${file.run}.sdp`)) return { reason: 'several_runs' };
+  return { file };
+}
+
+/**
+ * Called by the capture run that ended the recording (already `processing`): makes it ready from
+ * its continuous file when that covers the recording. False when it does not (finalize joins
+ * segments) or on any error (finalize then decides again).
+ */
+export async function readyFromContinuousFile(d: RecorderDeps, rec: Recording, log: Logger): Promise<boolean> {
+  const workDir = recordingWorkDir(d.settings, rec.id);
+  try {
+    const t0 = performance.now();
+    const fast = await continuousFileFor(rec, workDir);
+    if (!('file' in fast)) return false;
+    await readyFromRunFile(d, rec, fast.file, workDir, log);
+    d.metrics.finalizeSeconds.observe((performance.now() - t0) / 1000);
+    return true;
+  } catch (err) {
+    log.warn({ err }, 'could not make the recording ready from its continuous file; queueing finalize');
+    return false;
+  }
+}
+
+/** Fast path: the run's continuous file is already the complete object in storage. */
+async function readyFromRunFile(d: RecorderDeps, rec: Recording, file: RunFile, workDir: string, log: Logger): Promise<FinalizeResult> {
+  const id = rec.id;
+  const info = await d.storage.stat(file.key);
+  if (!info) throw new FinalizeError('finalize_failed', `the continuous file ${file.key} is missing from storage`);
+  const raw: RecordingOutput = {
+    name: 'raw',
+    file: file.file,
+    contentType: file.contentType,
+    size: info.size,
+    status: 'ready',
+    progress: 1,
+    durationMs: file.durationMs,
+  };
+  // Counted before the transition: whoever sees `ready` sees the path that made it.
+  d.metrics.finalizePath.inc({ path: 'fast', reason: 'one_run' });
+  const done = await d.lifecycle.markReady(id, raw);
+  if (done.status !== 'ready') throw new Error(`recording ${id} became ${done.status} while finalizing`);
+  if (done.stoppedAt) d.metrics.stopToReadySeconds.observe(Math.max(0, Date.now() - Date.parse(done.stoppedAt)) / 1000);
+  await rm(workDir, { recursive: true, force: true });
+  log.info(
+    { file: file.file, size: info.size, durationMs: file.durationMs, segments: rec.segments.length },
+    'recording ready (continuous file)',
+  );
+  return { outcome: 'ready', file: file.file, size: info.size, durationMs: file.durationMs, segments: rec.segments.length };
 }
 
 const withOutput = (outputs: RecordingOutput[], o: RecordingOutput): RecordingOutput[] => [...outputs.filter((x) => x.name !== o.name), o];

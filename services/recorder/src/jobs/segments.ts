@@ -43,6 +43,8 @@ export class SegmentUploader {
   #chain: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
   #scanning: Promise<void> | undefined;
+  /** Segments left are not needed any more (the run's continuous file is stored). */
+  #dropped = false;
 
   constructor(o: SegmentUploaderOptions) {
     this.#o = o;
@@ -94,6 +96,7 @@ export class SegmentUploader {
   }
 
   async #upload(p: Pending): Promise<void> {
+    if (this.#dropped) return;
     const { recordingId: id, run, dir, storage, store, logger } = this.#o;
     const file = join(dir, segmentFileName(p.index));
     const log = logger.child({ segment: p.index });
@@ -105,12 +108,14 @@ export class SegmentUploader {
       }
       const key = recordingKeys.segment(id, p.index);
       // Storage down (an S3 outage): keep the file and keep trying for minutes, not seconds.
+      const t0 = performance.now();
       await retry(() => storage.putFile(key, file, 'video/x-matroska'), {
         attempts: 60,
         maxDelayMs: 3000,
         ...this.#o.retry,
         onRetry: (err, attempt) => log.warn({ err, attempt }, 'segment upload failed; retrying'),
       });
+      this.#o.metrics.uploadSeconds.observe({ kind: 'segment' }, (performance.now() - t0) / 1000);
       const seg: RecordingSegment = { index: p.index, key, size, run, start: p.start, end: p.end, runAt: this.#runAt };
       await retry(
         () =>
@@ -136,6 +141,18 @@ export class SegmentUploader {
    * and any unlisted segment file of this run is a crash's last segment) and waits for all
    * uploads. Returns how many were uploaded and how many failed.
    */
+  /**
+   * The run's continuous file is complete in storage, so its segments (crash-safety copies) are
+   * not needed: stops watching, lets the upload in flight end and skips the ones queued (a
+   * backlog left by a slow storage must not delay `ready`). Returns how many were skipped.
+   */
+  async drop(): Promise<{ uploaded: number; skipped: number }> {
+    clearInterval(this.#timer);
+    this.#dropped = true;
+    await this.#chain;
+    return { uploaded: this.#uploaded, skipped: this.#seen.size - this.#uploaded - this.#failed };
+  }
+
   async finish(): Promise<{ uploaded: number; failed: number }> {
     clearInterval(this.#timer);
     await this.#scanOnce();

@@ -22,6 +22,10 @@ import {
   type Redis,
   type RedisKeys,
   type TapStatus,
+  recordingCostKbps,
+  type Counter,
+  type RecorderLoads,
+  type TrackCosts,
 } from '@live-webrtc/shared';
 import { RecordingTap } from './recordingTap.js';
 import type { Room } from './room.js';
@@ -44,6 +48,14 @@ export interface RecordingControllerOptions {
   /** Seconds a new recording waits for a recorder to take it before failing `no_recorder`. */
   recorderWaitSeconds: number;
   logger: Logger;
+  /** Admission by cost (shared/src/recordings/admission.ts); none = every start admitted. */
+  admission?: {
+    loads: RecorderLoads;
+    trackCosts: TrackCosts;
+    /** Retry-After of a refused start, seconds. */
+    retryAfterSeconds: number;
+    admissions: Counter<'result'>;
+  };
   /** How often taps check their recorder's heartbeat, ms. Default 250. */
   watchdogMs?: number;
 }
@@ -122,8 +134,13 @@ export class RecordingController {
     if (!(await this.#recorderEverSeen())) {
       throw new AppError(503, 'no_recorder', 'no recorder has ever connected to this deployment; start one (services/recorder)');
     }
+    const cost = await this.#admit(room);
     const rec = await this.o.lifecycle.start(room.name, trigger);
     const log = this.o.logger.child({ room: room.name, recordingId: rec.id });
+    if (this.o.admission && cost > 0) {
+      // Held until a recorder takes the run (it is then in that recorder's load report).
+      await this.o.admission.loads.reserve(rec.id, cost, this.o.recorderWaitSeconds * 2000).catch(() => {});
+    }
     this.#track(room.name, rec.id);
     try {
       await this.o.runs.queued(rec.id, room.name, 0, 'first');
@@ -145,6 +162,35 @@ export class RecordingController {
     this.#later(this.o.recorderWaitSeconds * 1000, () => void this.#checkTaken(rec.id));
     log.info({ trigger, tracks: room.producers.length }, 'recording started');
     return rec;
+  }
+
+  /**
+   * The recording's cost (kbit/s, by its tracks) if some live recorder has room for it; else
+   * 503 recorders_full with Retry-After.
+   */
+  async #admit(room: Room): Promise<number> {
+    const a = this.o.admission;
+    if (!a) return 0;
+    const cost = recordingCostKbps(
+      room.producers.map((p) => ({ kind: p.kind })),
+      a.trackCosts,
+    );
+    const live = await this.o.runs.liveRecorders();
+    if (live.length === 0) return cost; // none up right now: the bounded wait for one applies
+    const r = await a.loads.admit(cost, live);
+    a.admissions.inc({ result: r.admitted ? 'admitted' : 'refused' });
+    if (r.admitted) return cost;
+    this.o.logger.warn(
+      { room: room.name, costKbps: cost, freeKbps: r.freeKbps, reservedKbps: r.reservedKbps },
+      'recording refused: recorders full',
+    );
+    throw new AppError(
+      503,
+      'recorders_full',
+      `no recorder has room for this recording (${cost} kbit/s; ${Math.floor(r.freeKbps)} kbit/s free across ${r.recorders} recorders); retry later`,
+      true,
+      { costKbps: cost, freeKbps: Math.floor(r.freeKbps), retryAfterSeconds: a.retryAfterSeconds },
+    );
   }
 
   /** Whether any recorder ever ran here; waits briefly for one that is starting alongside us. */

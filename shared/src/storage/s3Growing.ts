@@ -1,0 +1,137 @@
+// GrowingObject on S3: a multipart upload filled part by part while the local file grows (see
+// growing.ts). Part 1 is the head [0, head) and is sent last, with the tail; parts 2… are
+// [head + k·partSize, head + (k+1)·partSize), sent as soon as the file holds them whole.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import type { GrowingObject } from './growing.js';
+
+/** S3's smallest part (every part but the last). */
+export const MIN_PART_BYTES = 5 * 1024 * 1024;
+/** S3's most parts per upload. */
+const MAX_PARTS = 10_000;
+
+export interface S3GrowingOptions {
+  /** Bytes held back for the end (the head the writer rewrites). ≥ 5 MiB. Default 5 MiB. */
+  headBytes?: number;
+  /** Size of the parts sent while the file grows. ≥ 5 MiB. Default 5 MiB. */
+  partBytes?: number;
+}
+
+export class S3GrowingObject implements GrowingObject {
+  readonly #client: S3Client;
+  readonly #bucket: string;
+  readonly #key: string;
+  readonly #contentType: string;
+  readonly #head: number;
+  readonly #partBytes: number;
+  #uploadId: string | undefined;
+  /** ETag by part number (a retried part replaces its entry). */
+  readonly #parts = new Map<number, string>();
+  /** Offset of the next part to send. */
+  #next: number;
+  #done = false;
+
+  constructor(client: S3Client, bucket: string, key: string, contentType: string, o: S3GrowingOptions = {}) {
+    this.#client = client;
+    this.#bucket = bucket;
+    this.#key = key;
+    this.#contentType = contentType;
+    this.#head = Math.max(MIN_PART_BYTES, o.headBytes ?? MIN_PART_BYTES);
+    this.#partBytes = Math.max(MIN_PART_BYTES, o.partBytes ?? MIN_PART_BYTES);
+    this.#next = this.#head;
+  }
+
+  async sync(path: string): Promise<number> {
+    if (this.#done) return 0;
+    const { size } = await stat(path);
+    let sent = 0;
+    // Part numbers 2 … MAX_PARTS − 1 while growing: the last number stays free for the tail.
+    while (size - this.#next >= this.#partBytes && this.#middleParts() + 2 < MAX_PARTS) {
+      this.#uploadId ??= await this.#create();
+      const partNumber = this.#middleParts() + 2;
+      await this.#uploadPart(path, partNumber, this.#next, this.#partBytes);
+      this.#next += this.#partBytes;
+      sent += this.#partBytes;
+    }
+    return sent;
+  }
+
+  async complete(path: string): Promise<{ size: number; bytesAtEnd: number }> {
+    if (this.#done) throw new Error('growing object already completed or aborted');
+    const { size } = await stat(path);
+    if (this.#uploadId === undefined) {
+      // Never grew past one part: one plain PUT of a small file.
+      await this.#client.send(
+        new PutObjectCommand({
+          Bucket: this.#bucket,
+          Key: this.#key,
+          Body: createReadStream(path),
+          ContentLength: size,
+          ContentType: this.#contentType,
+        }),
+      );
+      this.#done = true;
+      return { size, bytesAtEnd: size };
+    }
+    const tail = size - this.#next;
+    if (tail < 0) throw new Error(`${path} shrank below what was uploaded (${size} < ${this.#next} bytes)`);
+    await Promise.all([
+      this.#uploadPart(path, 1, 0, this.#head),
+      tail > 0 ? this.#uploadPart(path, this.#middleParts() + 2, this.#next, tail) : Promise.resolve(),
+    ]);
+    const parts = [...this.#parts].map(([PartNumber, ETag]) => ({ PartNumber, ETag })).sort((a, b) => a.PartNumber - b.PartNumber);
+    await this.#client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: this.#bucket,
+        Key: this.#key,
+        UploadId: this.#uploadId,
+        MultipartUpload: { Parts: parts },
+      }),
+    );
+    this.#done = true;
+    return { size, bytesAtEnd: this.#head + tail };
+  }
+
+  async abort(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    if (this.#uploadId === undefined) return;
+    await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: this.#key, UploadId: this.#uploadId }));
+  }
+
+  /** Parts sent while growing (not the head, not the tail). */
+  #middleParts(): number {
+    return (this.#next - this.#head) / this.#partBytes;
+  }
+
+  async #create(): Promise<string> {
+    const r = await this.#client.send(
+      new CreateMultipartUploadCommand({ Bucket: this.#bucket, Key: this.#key, ContentType: this.#contentType }),
+    );
+    if (!r.UploadId) throw new Error(`S3 gave no upload id for ${this.#key}`);
+    return r.UploadId;
+  }
+
+  async #uploadPart(path: string, partNumber: number, start: number, length: number): Promise<void> {
+    const r = await this.#client.send(
+      new UploadPartCommand({
+        Bucket: this.#bucket,
+        Key: this.#key,
+        UploadId: this.#uploadId,
+        PartNumber: partNumber,
+        Body: createReadStream(path, { start, end: start + length - 1 }),
+        ContentLength: length,
+      }),
+    );
+    if (!r.ETag) throw new Error(`S3 gave no ETag for part ${partNumber} of ${this.#key}`);
+    this.#parts.set(partNumber, r.ETag);
+  }
+}
