@@ -187,7 +187,7 @@ async function finalize(d: RecorderDeps, data: FinalizeRecording, log: Logger): 
 }
 
 /** Why finalize cannot use a continuous file (it joins segments instead). */
-type JoinReason = 'no_run_file' | 'several_runs';
+type JoinReason = 'no_run_file' | 'several_runs' | 'several_participants';
 
 /**
  * The run file that *is* the raw output: the recording had one run, and that run completed its
@@ -198,6 +198,9 @@ async function continuousFileFor(rec: Recording, workDir: string): Promise<{ fil
   const file = rec.runFiles.find((f) => f.output === 'raw');
   if (!file) return { reason: 'no_run_file' };
   if (rec.segments.some((s) => s.run !== file.run)) return { reason: 'several_runs' };
+  // Several people in the run: finalize makes an output each (participants.ts), not one file.
+  const tracks = rec.runTracks.find((l) => l.run === file.run)?.tracks ?? rec.tracks;
+  if (new Set(tracks.map((t) => t.participant)).size > 1) return { reason: 'several_participants' };
   // Another run that left only local files here (its upload failed) counts too.
   const local = await readdir(workDir).catch(() => [] as string[]);
   if (local.some((f) => /^run-(\d+)\.sdp$/.exec(f)?.[1] !== undefined && f !== `run-${file.run}.sdp`)) return { reason: 'several_runs' };
@@ -238,6 +241,19 @@ async function readyFromRunFile(d: RecorderDeps, rec: Recording, file: RunFile, 
     progress: 1,
     durationMs: file.durationMs,
   };
+  // The one participant, listed as the joined path lists them (the whole raw output is theirs).
+  const tracks = rec.runTracks.find((l) => l.run === file.run)?.tracks ?? rec.tracks;
+  const who = tracks[0]?.participant;
+  if (who !== undefined && rec.participants.length === 0) {
+    const participant = {
+      id: who,
+      output: 'raw',
+      startOffsetMs: 0,
+      endOffsetMs: file.durationMs,
+      tracks: tracks.map(({ kind, codec }) => ({ kind, codec })),
+    };
+    await d.store.update(id, (r) => ({ ...r, participants: [participant] }));
+  }
   // Counted before the transition: whoever sees `ready` sees the path that made it.
   d.metrics.finalizePath.inc({ path: 'fast', reason: 'one_run' });
   const done = await d.lifecycle.markReady(id, raw);
