@@ -188,6 +188,8 @@ try {
   let nextFault = t0 + Math.min(FAULT_EVERY_MS, 2 * 60_000);
   let nextPoll = t0;
   let faultIndex = 0;
+  // No fault in the last minutes: recordings started then should end as they normally do.
+  const quietTailMs = Math.min(3 * 60_000, MINUTES * 60_000 * 0.25);
   while (Date.now() < end) {
     await churn.step();
     const now = Date.now();
@@ -206,7 +208,7 @@ try {
       }
       nextSample += SAMPLE_EVERY_MS;
     }
-    if (now >= nextFault && now < end - 3 * 60_000) {
+    if (now >= nextFault && now < end - quietTailMs) {
       const f = FAULTS[faultIndex++ % FAULTS.length];
       const note = await f.inject(stack, s3).catch((err) => `failed: ${err.message}`);
       faults.push({ at: new Date().toISOString(), fault: f.name, note });

@@ -4,6 +4,7 @@
 // status; one that fails or never finishes is "lost". Errors while a fault is injected (a
 // refused publish, a 503) are counted, not thrown: the soak is about what the product does
 // under them.
+import { Redis } from 'ioredis';
 import { wrtcPublish, wrtcView, type Peer } from './wrtcPeers.js';
 import type { Stack } from './stack.js';
 
@@ -25,6 +26,8 @@ interface RoomState {
   name: string;
   publisher: Peer | null;
   leftAt: number;
+  /** Times the publisher was away: [left, back] (back null while away). */
+  absences: [number, number | null][];
   viewers: Peer[];
   /** The live recording started by the churn, if any. */
   recording: { id: string; startedAt: number } | null;
@@ -37,7 +40,11 @@ export interface TrackedRecording {
   status: string;
   error: { code: string; message: string } | null;
   stopRequested: boolean;
-  /** Active wall time (first active → stop) minus the output's duration, s; null until ready. */
+  /**
+   * Media lost, s: the active wall time (first frame → stop) not covered by any stored segment
+   * (each placed on the wall clock by its run's start), minus the time the publisher was away.
+   * Null until ready.
+   */
   lostS: number | null;
   finalAt: number | null;
 }
@@ -53,8 +60,9 @@ export interface ChurnCounts {
   failed: number;
   /** Not final yet. */
   pending: number;
-  /** Sum over ready recordings of active wall time not in the output (s). */
+  /** Sum over ready recordings of their media lost (s), and the worst one. */
   mediaLostS: number;
+  worstLostS: number;
   errors: string[];
 }
 
@@ -85,6 +93,7 @@ export class Churn {
       name: `${opts.prefix}${i}`,
       publisher: null,
       leftAt: 0,
+      absences: [],
       viewers: [],
       recording: null,
       busy: false,
@@ -100,6 +109,8 @@ export class Churn {
     try {
       room.publisher = await wrtcPublish(`${this.stack.url}/api/whip/publish/${room.name}`);
       this.counts.publishes++;
+      const away = room.absences[room.absences.length - 1];
+      if (away && away[1] === null) away[1] = Date.now();
     } catch (err) {
       this.counts.publishFailures++;
       this.#error(`publish ${room.name}: ${(err as Error).message}`);
@@ -130,6 +141,7 @@ export class Churn {
         const p = room.publisher;
         room.publisher = null;
         room.leftAt = Date.now();
+        room.absences.push([room.leftAt, null]);
         await p.close();
       }
     } catch (err) {
@@ -163,7 +175,10 @@ export class Churn {
         signal: AbortSignal.timeout(15_000),
       });
       const body = (await r.json().catch(() => null)) as RecordingBody | { error: { code: string } } | null;
-      if (r.status === 201 && body && 'id' in body) {
+      if (r.status === 409) {
+        // The previous recording is still stopping (live until its last segment is stored).
+        this.counts.recordingStartRefused++;
+      } else if (r.status === 201 && body && 'id' in body) {
         this.counts.recordingsStarted++;
         room.recording = { id: body.id, startedAt: Date.now() };
         this.recordings.set(body.id, {
@@ -216,12 +231,37 @@ export class Churn {
       if (b.status === 'ready' || b.status === 'failed') {
         t.finalAt = Date.now();
         const active = b.transitions.find((x) => x.status === 'active')?.at;
-        if (b.status === 'ready' && active && b.stoppedAt && b.durationMs !== null) {
-          const wallMs = Date.parse(b.stoppedAt) - Date.parse(active);
-          t.lostS = Math.max(0, (wallMs - b.durationMs) / 1000);
-        }
+        if (b.status === 'ready' && active && b.stoppedAt) t.lostS = await this.#lostS(t, Date.parse(active), Date.parse(b.stoppedAt));
       }
     }
+  }
+
+  #redis: Redis | undefined;
+
+  /** See TrackedRecording.lostS; the segments are read from the recording's Redis copy. */
+  async #lostS(t: TrackedRecording, from: number, to: number): Promise<number | null> {
+    if (!this.#redis) {
+      this.#redis = new Redis(this.stack.env['REDIS_URL'] ?? '', { maxRetriesPerRequest: 1 });
+      this.#redis.on('error', () => undefined); // Redis restarting (a fault): this figure waits
+    }
+    const raw = await this.#redis.get(`lw:rec:${t.id}`).catch(() => null);
+    if (!raw) return null;
+    const segs = (JSON.parse(raw) as { segments?: { start: number | null; end: number | null; runAt: number | null }[] }).segments ?? [];
+    const spans = segs
+      .filter((x) => x.start !== null && x.end !== null && x.runAt !== null)
+      .map((x) => [Math.max(from, x.runAt! + x.start! * 1000), Math.min(to, x.runAt! + x.end! * 1000)] as [number, number])
+      .filter(([a, b]) => b > a)
+      .sort((a, b) => a[0] - b[0]);
+    let covered = 0;
+    let reach = from;
+    for (const [a, b] of spans) {
+      if (b <= reach) continue;
+      covered += b - Math.max(a, reach);
+      reach = b;
+    }
+    const room = this.rooms.find((r) => r.name === t.room);
+    const away = (room?.absences ?? []).reduce((n, [a, b]) => n + Math.max(0, Math.min(to, b ?? to) - Math.max(from, a)), 0);
+    return Math.max(0, (to - from - covered - away) / 1000);
   }
 
   summary(): ChurnCounts {
@@ -232,6 +272,7 @@ export class Churn {
       failed: all.filter((t) => t.status === 'failed').length,
       pending: all.filter((t) => t.finalAt === null).length,
       mediaLostS: +all.reduce((s, t) => s + (t.lostS ?? 0), 0).toFixed(2),
+      worstLostS: +Math.max(0, ...all.map((t) => t.lostS ?? 0)).toFixed(2),
       errors: this.errors.slice(-20),
     };
   }
@@ -266,8 +307,10 @@ export class Churn {
     }
     while (Date.now() < until) {
       await this.poll();
-      if ([...this.recordings.values()].every((t) => t.finalAt !== null)) return;
+      if ([...this.recordings.values()].every((t) => t.finalAt !== null)) break;
       await sleep(1000);
     }
+    this.#redis?.disconnect();
+    this.#redis = undefined;
   }
 }
