@@ -116,6 +116,8 @@ async function benchList(size) {
       const deep = await timeGets(`${base}?limit=50&cursor=${deepId}`, 300);
       const status = await timeGets(`${base}?limit=50&status=failed`, 300);
       const room = await timeGets(`${base}?limit=50&room=room-7`, 300);
+      // The floor at this moment: the API's cheapest route, to read the list figures against.
+      const floor = await timeGets(`${stack.url}/healthz`, 300);
       emit({
         bench: 'recordings list',
         recordings: size,
@@ -124,6 +126,7 @@ async function benchList(size) {
         deepCursor: { p50Ms: deep.p50, p99Ms: deep.p99 },
         statusFilter: { p50Ms: status.p50, p99Ms: status.p99 },
         roomFilter: { p50Ms: room.p50, p99Ms: room.p99 },
+        healthzFloor: { p50Ms: floor.p50, p99Ms: floor.p99 },
       });
     } finally {
       await stack.stop();
@@ -159,6 +162,7 @@ const bigStack = (extra = {}) =>
     MAX_ROOMS: '100000',
     MAX_SESSIONS_PER_IP: '1000000',
     MAX_SUBS_PER_ROOM: '100000',
+    MAX_PUBS_PER_ROOM: '16',
     SESSION_TIMEOUT_SECONDS: '3600',
     RTC_MIN_PORT: '40000',
     RTC_MAX_PORT: '49999',
@@ -236,44 +240,48 @@ async function benchRooms(maxRooms) {
   }
 }
 
+/** The SFU's memory settled: the median of five readings a second apart (RSS moves with GC). */
+async function settledMemory(stack) {
+  const xs = [];
+  for (let i = 0; i < 5; i++) {
+    await sleep(1000);
+    xs.push(await sfuMemory(stack));
+  }
+  const med = (k) => xs.map((x) => x[k]).sort((p, q) => p - q)[2];
+  return { node: med('node'), worker: med('worker'), total: med('node') + med('worker') };
+}
+
 async function benchMemory() {
   const stack = await bigStack();
   try {
-    const n = 200;
-    await sleep(2000);
-    const m0 = await sfuMemory(stack);
-    for (let i = 0; i < n; i++) {
-      const r = await sdpPost(`${stack.url}/api/whip/publish/mem-${i}`, CHROMIUM_156_PUBLISH);
-      if (r.status !== 201) throw new Error(`publish ${i}: ${r.status} ${r.body}`);
-    }
-    await sleep(3000);
-    const m1 = await sfuMemory(stack);
-    // Viewers: all in one room of the above.
-    for (let i = 0; i < n; i++) {
-      const r = await sdpPost(`${stack.url}/api/whep/play/mem-0`, CHROMIUM_156_VIEW);
-      if (r.status !== 201) throw new Error(`view ${i}: ${r.status} ${r.body}`);
-    }
-    await sleep(3000);
-    const m2 = await sfuMemory(stack);
-    // Publishers without rooms of their own: a room allows MAX_PUBS_PER_ROOM (max 16), so 16 per room.
-    const m3a = await sfuMemory(stack);
-    let pubs = 0;
-    for (let room = 0; pubs < n; room++) {
-      for (let k = 0; k < 16 && pubs < n; k++, pubs++) {
-        const r = await sdpPost(`${stack.url}/api/whip/publish/multi-${room}`, CHROMIUM_156_PUBLISH);
-        if (r.status !== 201) throw new Error(`publisher ${pubs}: ${r.status} ${r.body}`);
-      }
-    }
-    await sleep(3000);
-    const m3 = await sfuMemory(stack);
-    const kb = (a, b, count) => +(((b - a) * 1024) / count).toFixed(0);
+    const rooms = 300;
+    const post = async (path, sdp) => {
+      const r = await sdpPost(`${stack.url}${path}`, sdp);
+      if (r.status !== 201) throw new Error(`${path}: ${r.status} ${r.body}`);
+    };
+    const m0 = await settledMemory(stack);
+    for (let i = 0; i < rooms; i++) await post(`/api/whip/publish/mem-${i}`, CHROMIUM_156_PUBLISH);
+    const m1 = await settledMemory(stack);
+    // Publishers beyond the first, in rooms that exist already (MAX_PUBS_PER_ROOM=16): 15 more in 20 rooms.
+    let extra = 0;
+    for (let i = 0; i < 20; i++) for (let k = 0; k < 15; k++, extra++) await post(`/api/whip/publish/mem-${i}`, CHROMIUM_156_PUBLISH);
+    const m2 = await settledMemory(stack);
+    // Viewers, 300 of them spread over 30 one-publisher rooms (10 each).
+    let viewers = 0;
+    for (let i = 100; i < 130; i++) for (let k = 0; k < 10; k++, viewers++) await post(`/api/whep/play/mem-${i}`, CHROMIUM_156_VIEW);
+    const m3 = await settledMemory(stack);
+    const kb = (a, b, count) => ({
+      total: +(((b.total - a.total) * 1024) / count).toFixed(0),
+      node: +(((b.node - a.node) * 1024) / count).toFixed(0),
+      worker: +(((b.worker - a.worker) * 1024) / count).toFixed(0),
+    });
     emit({
       bench: 'memory',
-      note: 'negotiated sessions sending no media; Node RSS + mediasoup worker RSS of the SFU',
-      perIdleRoomKb: { total: kb(m0.total, m1.total, n), node: kb(m0.node, m1.node, n), worker: kb(m0.worker, m1.worker, n) },
-      perViewerKb: { total: kb(m1.total, m2.total, n), node: kb(m1.node, m2.node, n), worker: kb(m1.worker, m2.worker, n) },
-      perPublisherKb: { total: kb(m3a.total, m3.total, n), node: kb(m3a.node, m3.node, n), worker: kb(m3a.worker, m3.worker, n) },
-      count: n,
+      note: 'negotiated sessions sending no media; SFU Node RSS + mediasoup worker RSS, medians of 5 readings',
+      perIdleRoomKb: kb(m0, m1, rooms),
+      perPublisherKb: kb(m1, m2, extra),
+      perViewerKb: kb(m2, m3, viewers),
+      counts: { rooms, extraPublishers: extra, viewers },
     });
   } finally {
     await stack.stop();
@@ -292,7 +300,7 @@ function readmeTable() {
     if (r.bench === 'recordings list')
       rows.push(
         `| Recordings list, ${r.recordings.toLocaleString('en')} recordings (page of 50): first page / deep cursor / status filter / room filter, p50 · p99 | ` +
-          `${r.firstPage.p50Ms} · ${r.firstPage.p99Ms} ms / ${r.deepCursor.p50Ms} · ${r.deepCursor.p99Ms} ms / ${r.statusFilter.p50Ms} · ${r.statusFilter.p99Ms} ms / ${r.roomFilter.p50Ms} · ${r.roomFilter.p99Ms} ms | ${r.load} |`,
+          `${r.firstPage.p50Ms} · ${r.firstPage.p99Ms} ms / ${r.deepCursor.p50Ms} · ${r.deepCursor.p99Ms} ms / ${r.statusFilter.p50Ms} · ${r.statusFilter.p99Ms} ms / ${r.roomFilter.p50Ms} · ${r.roomFilter.p99Ms} ms (GET /healthz at the same time: ${r.healthzFloor.p50Ms} · ${r.healthzFloor.p99Ms} ms) | ${r.load} |`,
       );
     if (r.bench === 'whip publishes')
       rows.push(

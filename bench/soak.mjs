@@ -8,7 +8,7 @@
 // every few minutes and at the end; then every room closes and the idle counts must be back at
 // their baseline.
 //
-//   npm run soak -- [--minutes 30] [--report-every 5] [--rooms 6] [--viewers 2] [--fault-every 4] [--json out.json]
+//   npm run soak -- [--minutes 30] [--report-every 5] [--rooms 6] [--viewers 2] [--fault-every 4] [--json out.json] [--log-dir dir]
 //
 // Exits 1 when a recording is lost (failed, or not final after the drain), when a series keeps
 // growing (the median of the last third of the run above the middle third's by more than its
@@ -25,6 +25,7 @@ const { values: args } = parseArgs({
     viewers: { type: 'string', default: '2' },
     'fault-every': { type: 'string', default: '4' },
     json: { type: 'string' },
+    'log-dir': { type: 'string' },
   },
 });
 const MINUTES = Number(args.minutes);
@@ -221,6 +222,7 @@ try {
   rows.push(row(`${MINUTES} min (end of load)`, loaded, churn));
   log('draining: stopping recordings, closing every session');
   await churn.drain(10 * 60_000);
+  log(`drained: ${JSON.stringify({ ...churn.summary(), errors: undefined })}`);
   const { diff, last } = await settleToBaseline(stack, base.idle, 90_000);
   rows.push(row('after drain', last, churn));
   const summary = churn.summary();
@@ -260,6 +262,8 @@ try {
   console.error(stack.logs.slice(-40).join('\n'));
   exitCode = 1;
 } finally {
+  // The services' last log lines (the launcher keeps 2,000), for a look at what failed.
+  if (args['log-dir']) writeFileSync(`${args['log-dir']}/soak-services.log`, stack.logs.join('\n') + '\n');
   await stack.stop();
   await s3.stop();
   // Closing many wrtc peer connections can crash libwebrtc at exit: leave the rest to the OS.

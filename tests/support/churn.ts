@@ -47,6 +47,10 @@ export interface TrackedRecording {
    */
   lostS: number | null;
   finalAt: number | null;
+  /** Every transcoded output ready or failed (or the recording failed): nothing more will run for it. */
+  outputsDone: boolean;
+  /** Outputs that failed, by name. */
+  failedOutputs: string[];
 }
 
 export interface ChurnCounts {
@@ -60,6 +64,9 @@ export interface ChurnCounts {
   failed: number;
   /** Not final yet. */
   pending: number;
+  /** Recordings whose transcoded outputs are still pending or processing. */
+  outputsPending: number;
+  outputsFailed: number;
   /** Sum over ready recordings of their media lost (s), and the worst one. */
   mediaLostS: number;
   worstLostS: number;
@@ -73,6 +80,7 @@ interface RecordingBody {
   stoppedAt: string | null;
   durationMs: number | null;
   transitions: { status: string; at: string }[];
+  outputs: { name: string; status: string }[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -189,6 +197,8 @@ export class Churn {
           stopRequested: false,
           lostS: null,
           finalAt: null,
+          outputsDone: false,
+          failedOutputs: [],
         });
       } else {
         this.counts.recordingStartRefused++;
@@ -219,19 +229,23 @@ export class Churn {
     return false;
   }
 
-  /** Reads the status of every recording not final yet. */
+  /** Reads the status of every recording (and its outputs) not final yet. */
   async poll(): Promise<void> {
     for (const t of this.recordings.values()) {
-      if (t.finalAt !== null) continue;
+      if (t.finalAt !== null && t.outputsDone) continue;
       const r = await fetch(`${this.stack.url}/api/v1/recordings/${t.id}`, { signal: AbortSignal.timeout(10_000) }).catch(() => null);
       if (!r?.ok) continue;
       const b = (await r.json()) as RecordingBody;
       t.status = b.status;
       t.error = b.error;
-      if (b.status === 'ready' || b.status === 'failed') {
+      if (t.finalAt === null && (b.status === 'ready' || b.status === 'failed')) {
         t.finalAt = Date.now();
         const active = b.transitions.find((x) => x.status === 'active')?.at;
         if (b.status === 'ready' && active && b.stoppedAt) t.lostS = await this.#lostS(t, Date.parse(active), Date.parse(b.stoppedAt));
+      }
+      if (t.finalAt !== null) {
+        t.outputsDone = b.status === 'failed' || b.outputs.every((o) => o.status === 'ready' || o.status === 'failed');
+        t.failedOutputs = b.outputs.filter((o) => o.status === 'failed').map((o) => o.name);
       }
     }
   }
@@ -271,6 +285,8 @@ export class Churn {
       ready: all.filter((t) => t.status === 'ready').length,
       failed: all.filter((t) => t.status === 'failed').length,
       pending: all.filter((t) => t.finalAt === null).length,
+      outputsPending: all.filter((t) => !t.outputsDone).length,
+      outputsFailed: all.reduce((n, t) => n + t.failedOutputs.length, 0),
       mediaLostS: +all.reduce((s, t) => s + (t.lostS ?? 0), 0).toFixed(2),
       worstLostS: +Math.max(0, ...all.map((t) => t.lostS ?? 0)).toFixed(2),
       errors: this.errors.slice(-20),
@@ -288,7 +304,8 @@ export class Churn {
 
   /**
    * Ends everything: stops the recordings, closes viewers and publishers (so every room closes),
-   * then waits up to `ms` for every recording to be final.
+   * then waits up to `ms` for every recording to be final and its transcoded outputs done (the
+   * transcode queue may hold a backlog: the idle counts are only comparable once it is empty).
    */
   async drain(ms: number): Promise<void> {
     for (const room of this.rooms) {
@@ -307,7 +324,7 @@ export class Churn {
     }
     while (Date.now() < until) {
       await this.poll();
-      if ([...this.recordings.values()].every((t) => t.finalAt !== null)) break;
+      if ([...this.recordings.values()].every((t) => t.finalAt !== null && t.outputsDone)) break;
       await sleep(1000);
     }
     this.#redis?.disconnect();
