@@ -7,7 +7,8 @@
 //   rooms     rooms one SFU instance serves (one publisher each) before something refuses
 //   memory    SFU memory (Node + mediasoup worker RSS) per idle room, per publisher, per viewer
 //
-//   npm run bench:scale -- [--only list,whip,rooms,memory] [--sizes 10000,100000] [--max-rooms 3000] [--write-readme]
+//   npm run bench:scale -- [--only list,whip,rooms,memory] [--sizes 10000,100000] [--max-rooms 3000]
+//                          [--include earlier-run.log]... [--write-readme]
 //
 // The sessions here are negotiated (SDP offer → answer, transports and producers/consumers made)
 // but send no media: the figures are the control plane's and the idle memory's, not the media
@@ -27,6 +28,8 @@ const { values: args } = parseArgs({
     sizes: { type: 'string', default: '10000,100000' },
     'max-rooms': { type: 'string', default: '3000' },
     'write-readme': { type: 'boolean', default: false },
+    // Earlier runs' output (JSON lines) to put in the table too, e.g. a --only run's log.
+    include: { type: 'string', multiple: true, default: [] },
   },
 });
 const only = new Set(args.only.split(','));
@@ -288,6 +291,8 @@ async function benchMemory() {
   }
 }
 
+for (const file of args.include)
+  for (const line of readFileSync(file, 'utf8').split('\n')) if (line.startsWith('{"bench"')) results.push(JSON.parse(line));
 if (only.has('list')) for (const size of args.sizes.split(',').map(Number)) await benchList(size);
 if (only.has('whip')) await benchWhip();
 if (only.has('rooms')) await benchRooms(Number(args['max-rooms']));

@@ -121,3 +121,55 @@ describe('GET /internal/v1/media', () => {
     );
   });
 });
+
+describe('RTC ports exhausted', () => {
+  let redis: RedisServer;
+  let dataDir: string;
+  let sfu: RunningSfu;
+  let url: string;
+
+  before(async () => {
+    redis = await startRedis();
+    dataDir = await mkdtemp(join(tmpdir(), 'lw-sfu-ports-int-'));
+    const base = 30000 + Math.floor(Math.random() * 50) * 200 + 100;
+    const config = loadSfuConfig({
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: `mp${process.pid}`,
+      RECORD_DIR: join(dataDir, 'records'),
+      SFU_HTTP_ADDR: '127.0.0.1:0',
+      RTC_LISTEN_IP: '127.0.0.1',
+      // Two ports: two sessions, then none.
+      RTC_MIN_PORT: String(base),
+      RTC_MAX_PORT: String(base + 1),
+      SFU_WORKERS: '1',
+      AUTH_TOKEN: TOKEN,
+      INTERNAL_TOKEN: INTERNAL,
+      LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'error',
+    });
+    sfu = await startSfu(config, { logger: createLogger('sfu', config.LOG_LEVEL) });
+    url = `http://127.0.0.1:${sfu.port}`;
+  });
+  after(async () => {
+    await sfu?.close();
+    await redis?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('a publish with no free port left is a 503 no_free_ports, not a 500', async () => {
+    const statuses: number[] = [];
+    let refused: { status: number; body: { error: { code: string } } } | undefined;
+    for (let i = 0; i < 5 && !refused; i++) {
+      const r = await fetch(`${url}/api/whip/publish/ports-${i}`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/sdp' },
+        body: CHROMIUM_156_PUBLISH,
+      });
+      statuses.push(r.status);
+      if (r.status !== 201) refused = { status: r.status, body: (await r.json()) as { error: { code: string } } };
+    }
+    assert.ok(statuses[0] === 201, `the first publish takes a port (${statuses.join(', ')})`);
+    assert.ok(refused, 'a publish is refused once the ports are taken');
+    assert.equal(refused.status, 503, JSON.stringify(refused.body));
+    assert.equal(refused.body.error.code, 'no_free_ports');
+  });
+});
