@@ -106,9 +106,11 @@ export function createSfuApp(d: SfuHttpDeps): Koa {
     if (err instanceof SdpError) {
       throw new AppError(err.code === 'unsupported_media' ? 406 : 400, err.code, err.message);
     }
-    if (err instanceof Error && /no more available ports/.test(err.message)) {
+    if (err instanceof Error && /no more available ports|\[method:router\.createWebRtcTransport\]/.test(err.message)) {
       // Every port of RTC_MIN_PORT–RTC_MAX_PORT is taken: a capacity limit, not a server fault
-      // (found by bench/scale.mjs: the 9,890th room on 10,000 ports was answered 500).
+      // (found by bench/scale.mjs: the 9,890th room on 10,000 ports was answered 500). The
+      // 3.8.4 worker's refusal arrives without its reason ("no more available ports"), only
+      // the method: a transport that the same settings opened before cannot be opened now.
       throw new AppError(503, 'no_free_ports', 'this server has no free RTC port for another session (RTC_MIN_PORT–RTC_MAX_PORT)', true);
     }
     if (refusedByMediasoup(err)) {
