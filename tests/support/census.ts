@@ -3,7 +3,7 @@
 // workers' own dumps), UDP sockets and ffmpeg processes of the stack's process tree (/proc),
 // Redis keys by shape, and files in the recorder's work directory. The soak (bench/soak.mjs)
 // prints these over time; the back-to-baseline test compares the idle counts before and after.
-import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Stack } from './stack.js';
@@ -38,6 +38,8 @@ export interface IdleCounts {
   /** Redis keys without a TTL outside the recordings index and BullMQ's bounded job history, by shape. */
   redisKeys: Record<string, number>;
   workFiles: number;
+  /** Up to 10 of those files (relative to the work directory), to see what was left. */
+  workFilesSample?: string[];
 }
 
 export interface Census {
@@ -200,20 +202,12 @@ async function redisKeys(url: string): Promise<Record<string, number>> {
   return shapes;
 }
 
-async function countFiles(dir: string): Promise<number> {
-  let n = 0;
+async function listFiles(dir: string, rel = '', out: string[] = []): Promise<string[]> {
   for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) n += await countFiles(p);
-    else if (
-      await stat(p).then(
-        () => true,
-        () => false,
-      )
-    )
-      n++;
+    if (e.isDirectory()) await listFiles(join(dir, e.name), join(rel, e.name), out);
+    else out.push(join(rel, e.name));
   }
-  return n;
+  return out;
 }
 
 export async function takeCensus(stack: Stack): Promise<Census> {
@@ -225,6 +219,7 @@ export async function takeCensus(stack: Stack): Promise<Census> {
   ]);
   const tree = await processTree(stack.pid);
   const workDir = stack.env['RECORDER_WORK_DIR'] ?? join(stack.dataDir, 'records', '.work');
+  const workFiles = await listFiles(workDir);
   return {
     at: new Date().toISOString(),
     services: { sfu, recorder, api },
@@ -239,7 +234,8 @@ export async function takeCensus(stack: Stack): Promise<Census> {
       udpSockets: await udpSockets(tree.map((p) => p.pid)),
       ffmpeg: tree.filter((p) => p.comm === 'ffmpeg').length,
       redisKeys: await redisKeys(stack.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379'),
-      workFiles: await countFiles(workDir),
+      workFiles: workFiles.length,
+      workFilesSample: workFiles.slice(0, 10),
     },
   };
 }
