@@ -8,7 +8,7 @@
 // every few minutes and at the end; then every room closes and the idle counts must be back at
 // their baseline.
 //
-//   npm run soak -- [--minutes 30] [--report-every 5] [--rooms 6] [--viewers 2] [--fault-every 4] [--json out.json] [--log-dir dir]
+//   npm run soak -- [--minutes 30] [--report-every 5] [--rooms 6] [--viewers 2] [--fault-every 4] [--json out.json] [--log-dir dir] [--faults 0,1,2]
 //
 // Exits 1 when a recording is lost (failed, or not final after the drain), when a series keeps
 // growing (the median of the last third of the run above the middle third's by more than its
@@ -26,6 +26,8 @@ const { values: args } = parseArgs({
     'fault-every': { type: 'string', default: '4' },
     json: { type: 'string' },
     'log-dir': { type: 'string' },
+    // The faults' order, by index into FAULTS (0 recorder SIGKILL, 1 Redis restart, 2 S3 stopped).
+    faults: { type: 'string', default: '0,1,2' },
   },
 });
 const MINUTES = Number(args.minutes);
@@ -210,7 +212,8 @@ try {
       nextSample += SAMPLE_EVERY_MS;
     }
     if (now >= nextFault && now < end - quietTailMs) {
-      const f = FAULTS[faultIndex++ % FAULTS.length];
+      const order = args.faults.split(',').map(Number);
+      const f = FAULTS[order[faultIndex++ % order.length]];
       const note = await f.inject(stack, s3).catch((err) => `failed: ${err.message}`);
       faults.push({ at: new Date().toISOString(), fault: f.name, note });
       log(`fault: ${f.name} (${note})`);
