@@ -50,6 +50,13 @@ if redis.call('hget', KEYS[1], 'instance') == ARGV[1] then
 end
 return 0`;
 
+// Sets fields of the room hash only while it exists: a late update (a recording ending after its
+// room closed) must not recreate a released entry as a key with no owner and no TTL.
+const UPDATE = `
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+redis.call('hset', KEYS[1], unpack(ARGV))
+return 1`;
+
 export class RoomRegistry {
   constructor(
     private readonly redis: Redis,
@@ -97,7 +104,7 @@ export class RoomRegistry {
   async update(room: string, fields: Partial<Pick<RoomInfo, 'publishers' | 'subscribers' | 'recordingId'>>): Promise<void> {
     const flat: (string | number)[] = [];
     for (const [k, v] of Object.entries(fields)) flat.push(k, v === null ? '' : (v as string | number));
-    if (flat.length > 0) await this.redis.hset(this.keys.room(room), ...flat);
+    if (flat.length > 0) await this.redis.eval(UPDATE, 1, this.keys.room(room), ...flat);
   }
 
   async release(room: string, me: string): Promise<void> {

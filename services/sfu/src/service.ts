@@ -168,6 +168,7 @@ export async function startSfu(c: SfuConfig, opts: { logger?: Logger } = {}): Pr
       maxViewerProfiles: c.MAX_VIEWER_PROFILES,
     },
     internalToken: c.INTERNAL_TOKEN,
+    census: () => pool.census(),
     trustedProxies: c.TRUSTED_PROXIES,
     corsOrigins: c.CORS_ORIGINS,
     limits: { maxRooms: c.MAX_ROOMS, maxSessionsPerIp: c.MAX_SESSIONS_PER_IP, maxMediaSections: c.MAX_MEDIA_SECTIONS },

@@ -149,32 +149,44 @@ export class RecordingStore {
   }
 
   async list(q: ListQuery): Promise<{ items: Recording[]; nextCursor: string | null }> {
-    // Walk the most selective index newest-first (ULIDs sort by time), filter the rest.
+    // Walk the most selective index newest-first (ULIDs sort by time). With both a room and a
+    // status, the room's ids are first checked against the status index (ZMSCORE, no fetch), so
+    // a room's thousands of non-matching recordings cost one round trip per batch, not a parse
+    // each. The work per page is bounded; a page that hits the bound ends short with the cursor
+    // where the walk stopped, so the caller pages on instead of losing what lies beyond.
     const index = q.room ? this.keys.recordingsByRoom(q.room) : q.status ? this.keys.recordingsByStatus(q.status) : this.keys.recordingsAll;
+    const both = q.room !== undefined && q.status !== undefined;
     const items: Recording[] = [];
     let max = q.cursor ? `(${q.cursor}` : '+';
-    const batch = Math.min(Math.max(q.limit * 2, 20), 500);
+    let lastScanned: string | null = null;
+    const batch = both ? 500 : Math.min(Math.max(q.limit * 2, 20), 500);
     for (let scanned = 0; scanned < 20 && items.length < q.limit; scanned++) {
-      const ids = await this.redis.zrevrangebylex(index, max, '-', 'LIMIT', 0, batch);
-      if (ids.length === 0) return { items, nextCursor: null };
-      const raws = await this.redis.mget(ids.map((i) => this.keys.recording(i)));
+      const walked = await this.redis.zrevrangebylex(index, max, '-', 'LIMIT', 0, batch);
+      if (walked.length === 0) return { items, nextCursor: null };
+      let ids = walked;
+      if (both) {
+        const scores = await this.redis.zmscore(this.keys.recordingsByStatus(q.status!), ...walked);
+        ids = walked.filter((_, i) => scores[i] !== null);
+      }
+      const raws = ids.length ? await this.redis.mget(ids.map((i) => this.keys.recording(i))) : [];
       for (let i = 0; i < ids.length; i++) {
         const raw = raws[i];
-        max = `(${ids[i]}`;
         if (!raw) continue;
         const rec = RecordingSchema.parse(JSON.parse(raw));
         if (q.status && rec.status !== q.status) continue;
         if (q.room && rec.room !== q.room) continue;
         items.push(rec);
         if (items.length === q.limit) {
-          const more = i < ids.length - 1 || (await this.redis.zrevrangebylex(index, max, '-', 'LIMIT', 0, 1)).length > 0;
+          const more = i < ids.length - 1 || (await this.redis.zrevrangebylex(index, `(${rec.id}`, '-', 'LIMIT', 0, 1)).length > 0;
           return { items, nextCursor: more ? rec.id : null };
         }
       }
-      if (ids.length < batch) return { items, nextCursor: null };
+      lastScanned = walked[walked.length - 1]!;
+      max = `(${lastScanned}`;
+      if (walked.length < batch) return { items, nextCursor: null };
     }
-    const last = items[items.length - 1];
-    return { items, nextCursor: last ? last.id : null };
+    // The bound was hit before the page filled: go on from where the walk stopped.
+    return { items, nextCursor: lastScanned };
   }
 
   /** Removes every stored object of the recording and its index entries. */

@@ -127,28 +127,30 @@ export class S3Storage implements Storage {
 
   async putFile(key: string, path: string, contentType: string): Promise<void> {
     const { size } = await stat(path);
-    if (size < MIN_PART) {
-      await this.#client.send(
-        new PutObjectCommand({
-          Bucket: this.#bucket,
-          Key: this.#key(key),
-          Body: createReadStream(path),
-          ContentLength: size,
-          ContentType: contentType,
-        }),
-      );
-      return;
+    // The body stream is closed whatever happens: a request that fails before reading it
+    // (S3 unreachable) would otherwise keep the file open for the life of the process — one
+    // descriptor, and a deleted segment's disk space, per failed attempt (found by the soak).
+    const body = createReadStream(path);
+    try {
+      if (size < MIN_PART) {
+        await this.#client.send(
+          new PutObjectCommand({ Bucket: this.#bucket, Key: this.#key(key), Body: body, ContentLength: size, ContentType: contentType }),
+        );
+        return;
+      }
+      // lib-storage uploads parts concurrently and aborts the multipart upload on failure;
+      // the SDK client retries each part (maxAttempts). The local file is never touched.
+      const upload = new Upload({
+        client: this.#client,
+        params: { Bucket: this.#bucket, Key: this.#key(key), Body: body, ContentType: contentType },
+        partSize: partSizeFor(size),
+        queueSize: 4,
+        leavePartsOnError: false,
+      });
+      await upload.done();
+    } finally {
+      body.destroy();
     }
-    // lib-storage uploads parts concurrently and aborts the multipart upload on failure;
-    // the SDK client retries each part (maxAttempts). The local file is never touched.
-    const upload = new Upload({
-      client: this.#client,
-      params: { Bucket: this.#bucket, Key: this.#key(key), Body: createReadStream(path), ContentType: contentType },
-      partSize: partSizeFor(size),
-      queueSize: 4,
-      leavePartsOnError: false,
-    });
-    await upload.done();
   }
 
   openGrowing(key: string, contentType: string): GrowingObject {

@@ -18,6 +18,27 @@ interface Slot {
   worker: Worker;
   /** Routers currently on this worker (a cheap load estimate). */
   load: number;
+  /** The worker's open routers, followed through its observer (for census()). */
+  routers: Set<ms.Router>;
+}
+
+/** What one worker holds, counted by the worker itself (router dumps), for leak checks. */
+export interface WorkerCensus {
+  index: number;
+  pid: number;
+  routers: number;
+  transports: number;
+  producers: number;
+  consumers: number;
+  rtpObservers: number;
+}
+
+/** The router's own dump (mediasoup 3.8 Router::FillJson), the fields census() counts. */
+interface RouterDump {
+  transportIds?: string[];
+  rtpObserverIds?: string[];
+  mapProducerIdConsumerIds?: Record<string, string[]>;
+  mapConsumerIdProducerId?: Record<string, string>;
 }
 
 export class WorkerPool extends EventEmitter<{ workerdied: [Worker] }> {
@@ -31,8 +52,17 @@ export class WorkerPool extends EventEmitter<{ workerdied: [Worker] }> {
   static async create(opts: WorkerPoolOptions): Promise<WorkerPool> {
     const pool = new WorkerPool(opts);
     // Split the port range so workers never compete for the same ports.
-    for (let i = 0; i < opts.count; i++) pool.#slots.push({ worker: await pool.#spawn(i), load: 0 });
+    for (let i = 0; i < opts.count; i++) pool.#slots.push(WorkerPool.#slot(await pool.#spawn(i)));
     return pool;
+  }
+
+  static #slot(worker: Worker): Slot {
+    const routers = new Set<ms.Router>();
+    worker.observer.on('newrouter', (r: ms.Router) => {
+      routers.add(r);
+      r.observer.once('close', () => routers.delete(r));
+    });
+    return { worker, load: 0, routers };
   }
 
   async #spawn(index: number): Promise<Worker> {
@@ -55,7 +85,7 @@ export class WorkerPool extends EventEmitter<{ workerdied: [Worker] }> {
       const slot = this.#slots.find((s) => s.worker === worker);
       this.#spawn(index).then(
         (w) => {
-          if (slot) Object.assign(slot, { worker: w, load: 0 });
+          if (slot) Object.assign(slot, WorkerPool.#slot(w));
         },
         (e: unknown) => this.opts.logger.error({ err: e }, 'could not replace mediasoup worker'),
       );
@@ -90,6 +120,39 @@ export class WorkerPool extends EventEmitter<{ workerdied: [Worker] }> {
       live.map(async ({ s, index }) => {
         const ru = await s.worker.getResourceUsage();
         return { index, pid: s.worker.pid, ms: ru.ru_utime + ru.ru_stime };
+      }),
+    );
+  }
+
+  /**
+   * Routers, transports, producers and consumers each live worker holds, from the worker's
+   * own dumps rather than the JS objects: a leak in either side shows (see the soak, #12).
+   * The worker's routerIds is the truth for routers; transports and the rest come from each
+   * router's dump.
+   */
+  async census(): Promise<WorkerCensus[]> {
+    const live = this.#slots.map((s, index) => ({ s, index })).filter(({ s }) => !s.worker.closed);
+    return Promise.all(
+      live.map(async ({ s, index }) => {
+        const dump = (await s.worker.dump()) as { routerIds?: string[] };
+        const row: WorkerCensus = {
+          index,
+          pid: s.worker.pid,
+          routers: dump.routerIds?.length ?? 0,
+          transports: 0,
+          producers: 0,
+          consumers: 0,
+          rtpObservers: 0,
+        };
+        for (const r of [...s.routers]) {
+          const rd = (await r.dump().catch(() => null)) as RouterDump | null;
+          if (!rd) continue; // closed meanwhile
+          row.transports += rd.transportIds?.length ?? 0;
+          row.rtpObservers += rd.rtpObserverIds?.length ?? 0;
+          row.producers += Object.keys(rd.mapProducerIdConsumerIds ?? {}).length;
+          row.consumers += Object.keys(rd.mapConsumerIdProducerId ?? {}).length;
+        }
+        return row;
       }),
     );
   }
