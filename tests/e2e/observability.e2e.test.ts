@@ -97,7 +97,16 @@ describe('observability', { timeout: 120_000 }, () => {
     assert.ok(sfuWhip, `SFU spans: ${sfu.map((s) => s.name).join(', ')}`);
     const apiWhip = api.find((s) => s.traceId === sfuWhip.traceId);
     assert.ok(apiWhip, "the SFU's span continues the API's trace (traceparent on the relay)");
-    assert.equal(sfuWhip.parentSpanId, apiWhip.spanId);
+    // The SFU's span hangs under the API's request span, directly or through the API's own
+    // child spans (the relay's client call).
+    const byId = new Map(api.map((s) => [s.spanId, s]));
+    const chain: string[] = [];
+    let up = byId.get(sfuWhip.parentSpanId ?? '');
+    while (up && up.spanId !== apiWhip.spanId) {
+      chain.push(up.name);
+      up = byId.get(up.parentSpanId ?? '');
+    }
+    assert.equal(up?.spanId, apiWhip.spanId, `the SFU's span is under the API's request span (via ${chain.join(' → ') || 'nothing'})`);
     assert.ok(!api.concat(sfu).some((s) => /healthz|readyz|metrics/.test(s.name)), 'health checks and scrapes are not traced');
   });
 });
