@@ -95,18 +95,12 @@ describe('observability', { timeout: 120_000 }, () => {
     );
     const sfuWhip = sfu.find((s) => s.name === 'POST /api/whip/publish/:room');
     assert.ok(sfuWhip, `SFU spans: ${sfu.map((s) => s.name).join(', ')}`);
-    const apiWhip = api.find((s) => s.traceId === sfuWhip.traceId);
+    // The SFU's request span is a child of the API's request span for the same WHIP POST (the
+    // API's trace also holds its Redis client spans, so the first span of the trace is not it).
+    const apiWhip = api.find((s) => s.spanId === sfuWhip.parentSpanId);
     assert.ok(apiWhip, "the SFU's span continues the API's trace (traceparent on the relay)");
-    // The SFU's span hangs under the API's request span, directly or through the API's own
-    // child spans (the relay's client call).
-    const byId = new Map(api.map((s) => [s.spanId, s]));
-    const chain: string[] = [];
-    let up = byId.get(sfuWhip.parentSpanId ?? '');
-    while (up && up.spanId !== apiWhip.spanId) {
-      chain.push(up.name);
-      up = byId.get(up.parentSpanId ?? '');
-    }
-    assert.equal(up?.spanId, apiWhip.spanId, `the SFU's span is under the API's request span (via ${chain.join(' → ') || 'nothing'})`);
+    assert.equal(apiWhip.traceId, sfuWhip.traceId);
+    assert.match(apiWhip.name, /^POST \/api\/whip\//, `the parent is the API's WHIP request span (${apiWhip.name})`);
     assert.ok(!api.concat(sfu).some((s) => /healthz|readyz|metrics/.test(s.name)), 'health checks and scrapes are not traced');
   });
 });
