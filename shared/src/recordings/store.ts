@@ -266,17 +266,22 @@ export class RecordingStore {
   #retryManifest(id: string, err: unknown, delayMs = 500): void {
     if (this.#pendingManifests.has(id)) return; // the pending retry writes the newest version anyway
     this.onManifestError?.(id, err);
+    // Pending until the retry's write has landed (or failed and was queued again), not merely
+    // started: "0 pending" must mean storage has everything.
     const t = setTimeout(() => {
-      this.#pendingManifests.delete(id);
       void (async () => {
-        const latest = await this.get(id).catch(() => undefined);
-        if (latest === null) return; // deleted meanwhile
+        let failure: unknown = null;
         try {
+          const latest = await this.get(id).catch(() => undefined);
+          if (latest === null) return; // deleted meanwhile
           if (latest === undefined) throw new Error('redis unavailable');
           await this.#putManifest(latest);
         } catch (e) {
-          this.#retryManifest(id, e, Math.min(delayMs * 2, 5000));
+          failure = e;
+        } finally {
+          this.#pendingManifests.delete(id);
         }
+        if (failure !== null) this.#retryManifest(id, failure, Math.min(delayMs * 2, 5000));
       })();
     }, delayMs);
     t.unref();
