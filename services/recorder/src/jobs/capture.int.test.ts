@@ -553,7 +553,15 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
       const attempts = s.sfu.opened.get(rec.id) ?? [];
       assert.ok(attempts.length >= 2, `continued as new runs (taps asked for by attempts ${attempts.join(', ')})`);
       assert.ok((final.outputs.find((o) => o.name === 'raw')?.durationMs ?? 0) > 3000, 'the media sent is recorded');
-      await assert.rejects(access(join(s.config.RECORDER_WORK_DIR, rec.id)), 'no work files left');
+      await waitFor(
+        'the work directory removed',
+        () =>
+          access(join(s.config.RECORDER_WORK_DIR, rec.id)).then(
+            () => false,
+            () => true,
+          ),
+        5_000,
+      );
       t.diagnostic(
         `ready after ${attempts.length} runs (attempts ${attempts.join(', ')}); ${((performance.now() - t0) / 1000).toFixed(1)} s start → ready`,
       );
@@ -575,7 +583,16 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
       const attempts = s.sfu.opened.get(rec.id) ?? [];
       assert.ok(attempts.length >= 2, `retried as new runs (attempts ${attempts.join(', ')})`);
       assert.ok(tookS >= 5, `gave up only past the bound (${tookS.toFixed(1)} s)`);
-      await assert.rejects(access(join(s.config.RECORDER_WORK_DIR, rec.id)), 'the failed recording leaves no work files');
+      // Removed just after the final status is written.
+      await waitFor(
+        'the work directory removed',
+        () =>
+          access(join(s.config.RECORDER_WORK_DIR, rec.id)).then(
+            () => false,
+            () => true,
+          ),
+        5_000,
+      );
       t.diagnostic(`failed capture_failed after ${tookS.toFixed(1)} s and ${attempts.length} runs: ${final.error?.message}`);
     },
   );
@@ -606,7 +623,16 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
       const attempts = s.sfu.opened.get(rec.id) ?? [];
       assert.ok(attempts.length >= 2, `new taps asked for (attempts ${attempts.join(', ')})`);
       assert.ok(tookS >= 3, `failed only past the grace (${tookS.toFixed(1)} s)`);
-      await assert.rejects(access(join(s.config.RECORDER_WORK_DIR, rec.id)), 'the failed recording leaves no work files');
+      // Removed just after the final status is written.
+      await waitFor(
+        'the work directory removed',
+        () =>
+          access(join(s.config.RECORDER_WORK_DIR, rec.id)).then(
+            () => false,
+            () => true,
+          ),
+        5_000,
+      );
       t.diagnostic(`failed tap_failed after ${tookS.toFixed(1)} s and ${attempts.length} runs`);
     },
   );
