@@ -70,6 +70,17 @@ export const recorderConfigSchema = z
      * stuck by the queues: see ffmpeg/stall.ts).
      */
     RECORDER_STUCK_MS: envInt(300, 200, 60_000),
+    /**
+     * How long a capture waits for its ffmpeg to bind its RTP/RTCP ports, ms. On a loaded host
+     * ffmpeg can take seconds to start; past this the run is retried as a new run. Default 15000.
+     */
+    RECORDER_BIND_TIMEOUT_MS: envInt(15_000, 1000, 300_000),
+    /**
+     * A live recording whose capture runs keep failing to start (ffmpeg not binding its ports, no
+     * free port, the recorder's own errors) is retried as new runs, with backoff, for this long
+     * before it is finalized from what is stored (or failed `capture_failed`), s. Default 60.
+     */
+    RECORDER_START_RETRY_SECONDS: envInt(60, 0, 86_400),
     /** This recorder's id in Redis (heartbeat, claims). Default hostname-pid-random. */
     RECORDER_ID: envOptional(),
     /** Scratch space for segments before upload and for finalize. Default `${RECORD_DIR}/.work`. */

@@ -185,7 +185,7 @@ export class RecorderLiveness {
       },
       { jobId: jobIds.captureRun(claim.recordingId, claim.attempt), attempts: 1 },
     );
-    await this.#o.deps.runs.queued(claim.recordingId, claim.room, claim.attempt, claim.cause);
+    await this.#o.deps.runs.queued(claim.recordingId, claim.room, claim.attempt, claim.cause, claim.retry);
   }
 
   /** A processing recording with no finalize job pending gets one. */

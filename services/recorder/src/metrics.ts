@@ -13,6 +13,8 @@ export interface RecorderMetrics extends Metrics {
   readonly firstFrameSeconds: Histogram;
   /** From the stop signal to ffmpeg's exit, seconds. */
   readonly ffmpegStopSeconds: Histogram;
+  /** From starting ffmpeg to its RTP/RTCP ports being bound, seconds (slow on a loaded host). */
+  readonly ffmpegBindSeconds: Histogram;
   /** Finalize job duration, seconds. */
   readonly finalizeSeconds: Histogram;
   /** From the recording's stop request (stoppedAt) to `ready`, seconds. */
@@ -72,6 +74,12 @@ export function createRecorderMetrics(concurrency: number): RecorderMetrics {
       name: 'lw_recorder_ffmpeg_stop_seconds',
       help: 'Time from the stop signal to ffmpeg exiting',
       buckets: fast,
+      registers,
+    }),
+    ffmpegBindSeconds: new Histogram({
+      name: 'lw_recorder_ffmpeg_bind_seconds',
+      help: 'Time from starting a capture ffmpeg to its RTP/RTCP ports being bound',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60],
       registers,
     }),
     finalizeSeconds: new Histogram({ name: 'lw_recorder_finalize_seconds', help: 'Finalize job duration', buckets: fast, registers }),

@@ -129,6 +129,8 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
       ...(opts.statusPollMs !== undefined ? { statusPollMs: opts.statusPollMs } : {}),
       rejoinGraceS: c.RECORD_REJOIN_GRACE_SECONDS,
       stuckMs: c.RECORDER_STUCK_MS,
+      bindTimeoutMs: c.RECORDER_BIND_TIMEOUT_MS,
+      startRetryS: c.RECORDER_START_RETRY_SECONDS,
       ffmpegPath: c.FFMPEG_PATH,
       ffprobePath: c.FFPROBE_PATH,
     },

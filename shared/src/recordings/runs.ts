@@ -20,7 +20,14 @@ export const CaptureClaimSchema = z.object({
   since: z.number(),
   /** Why this attempt exists (first, takeover, handover, ffmpeg_exited, …). */
   cause: z.string(),
+  /**
+   * Set while runs keep failing to start (ffmpeg not binding its ports, the tap gone before it
+   * connected): since when (epoch ms, the first failed run's start), how many runs failed, and
+   * the last error. It bounds the retries; a run that starts is not handed it on.
+   */
+  retry: z.object({ since: z.number(), tries: z.number().int().positive(), error: z.string() }).optional(),
 });
+export type RunRetry = NonNullable<CaptureClaim['retry']>;
 export type CaptureClaim = z.infer<typeof CaptureClaimSchema>;
 
 /** Heartbeat TTL default: a killed recorder is noticed within about this long, ms. */
@@ -120,8 +127,8 @@ export class CaptureRuns {
   }
 
   /** Records that `attempt`'s job is queued (no recorder yet). */
-  async queued(recordingId: string, room: string, attempt: number, cause: string): Promise<void> {
-    const c: CaptureClaim = { recordingId, room, attempt, recorderId: '', since: Date.now(), cause };
+  async queued(recordingId: string, room: string, attempt: number, cause: string, retry?: RunRetry): Promise<void> {
+    const c: CaptureClaim = { recordingId, room, attempt, recorderId: '', since: Date.now(), cause, ...(retry ? { retry } : {}) };
     await this.redis.hset(this.keys.captureRuns, recordingId, JSON.stringify(c));
   }
 
@@ -133,10 +140,20 @@ export class CaptureRuns {
 
   /**
    * Hands the recording on from `from` to the next attempt (queued, no recorder yet). Returns
-   * the new attempt, or null when someone else already moved it on.
+   * the new attempt, or null when someone else already moved it on. `retry` is carried only when
+   * given (a run that failed to start); any other hand-on starts the count afresh.
    */
-  async advance(from: CaptureClaim, cause: string): Promise<number | null> {
-    const next: CaptureClaim = { ...from, attempt: from.attempt + 1, recorderId: '', since: Date.now(), cause };
+  async advance(from: CaptureClaim, cause: string, retry?: RunRetry): Promise<number | null> {
+    const rest: CaptureClaim = { ...from };
+    delete rest.retry;
+    const next: CaptureClaim = {
+      ...rest,
+      attempt: from.attempt + 1,
+      recorderId: '',
+      since: Date.now(),
+      cause,
+      ...(retry ? { retry } : {}),
+    };
     const ok = await this.redis.eval(ADVANCE, 1, this.keys.captureRuns, from.recordingId, String(from.attempt), JSON.stringify(next), '');
     return ok === 1 ? next.attempt : null;
   }

@@ -10,7 +10,6 @@ import {
   notFound,
   parseRecordingOptions,
   roomFromPath,
-  saveRecordingOptions,
   unavailable,
   type RoomInfo,
   type RoomRegistry,
@@ -18,6 +17,7 @@ import {
 import type { ApiDeps } from '../deps.js';
 import { authenticated, principalOf, requireGrant } from '../http/auth.js';
 import { assertAllowedInternalUrl } from '../http/internalUrls.js';
+import { saveOptionsOrRetry } from './saveOptions.js';
 
 const present = (r: RoomInfo) => ({
   name: r.name,
@@ -77,7 +77,8 @@ export function roomRoutes(d: ApiDeps): Router {
     // Saved next to the manifest: the transcoder reads the outputs, webhook delivery the URLs,
     // and both continue this request's trace.
     const traceparent = currentTraceparent();
-    await saveRecordingOptions(d.storage, id, { ...options, ...(traceparent ? { traceparent } : {}) });
+    // The recording has started: storage down now is retried in the background, not a 500.
+    await saveOptionsOrRetry(d.storage, id, { ...options, ...(traceparent ? { traceparent } : {}) }, d.logger);
     ctx.status = 201;
     ctx.set('Location', `/api/v1/recordings/${id}`);
     ctx.body = body;

@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { createSocket } from 'node:dgram';
-import { access, mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
@@ -128,9 +128,16 @@ function sendRtp(videoPort: number, audioPort: number, seconds: number, o: { aud
  * The SFU's side of the tap protocol, played by the test: owner of room-1 in the registry;
  * a run's `connect` is recorded as a `listening` message in that recording's message list.
  */
-async function fakeSfu(conn: Redis, keys: ReturnType<typeof redisKeys>, prefix: string) {
+interface FakeSfuOptions {
+  /** The answer to a run's `connect` instead of 204 (its tap gone, the worker refusing), or null. */
+  connectFails?: (attempt: number) => { status: number; code: string } | null;
+}
+
+async function fakeSfu(conn: Redis, keys: ReturnType<typeof redisKeys>, prefix: string, o: FakeSfuOptions = {}) {
   const messages = new Map<string, RecordingMessage[]>();
   const open = new Set<string>();
+  /** Attempts that asked for a tap, per recording. */
+  const opened = new Map<string, number[]>();
   const server: Server = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
@@ -144,11 +151,17 @@ async function fakeSfu(conn: Redis, keys: ReturnType<typeof redisKeys>, prefix: 
       const run = `${id}/${attempt}`;
       if (req.method === 'POST' && !action) {
         open.add(run);
+        opened.set(id, [...(opened.get(id) ?? []), Number(attempt)]);
         // Where "the SFU" sends from: the sender ffmpeg below, on 127.0.0.1.
         return send(201, { tracks: TRACKS, sources: TRACKS.map((t) => ({ trackId: t.trackId, ip: '127.0.0.1', rtpPort: 9 })) });
       }
       if (!open.has(run)) return send(404, { error: { code: 'tap_not_found', message: run } });
       if (req.method === 'POST' && action === '/connect') {
+        const fail = o.connectFails?.(Number(attempt));
+        if (fail) {
+          open.delete(run); // the SFU's tap is gone with it
+          return send(fail.status, { error: { code: fail.code, message: `connect refused (${fail.code})` } });
+        }
         const c = ConnectTapRequestSchema.parse(JSON.parse(body));
         messages.get(id)?.push({ type: 'listening', recordingId: id, firstSegment: 0, host: c.host, tracks: c.tracks });
         return send(204);
@@ -176,6 +189,7 @@ async function fakeSfu(conn: Redis, keys: ReturnType<typeof redisKeys>, prefix: 
   const beat = setInterval(() => void registry.heartbeat(me, ['room-1']).catch(() => {}), 2000);
   return {
     messages,
+    opened,
     async close() {
       clearInterval(beat);
       server.closeAllConnections();
@@ -199,7 +213,7 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
   });
 
   /** A recorder and the SFU/API side's handles, on a fresh prefix and storage directory. */
-  async function setup(t: TestContext, env: Record<string, string> = {}) {
+  async function setup(t: TestContext, env: Record<string, string> = {}, sfuOptions: FakeSfuOptions = {}) {
     const prefix = `rt${process.pid}x${++n}`;
     const recordDir = join(tmp, prefix);
     const config = loadRecorderConfig({
@@ -218,7 +232,7 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
     await storage.init();
     const store = new RecordingStore(conn, keys, storage);
     const queues = new JobQueues(conn, prefix);
-    const sfu = await fakeSfu(conn, keys, prefix);
+    const sfu = await fakeSfu(conn, keys, prefix, sfuOptions);
     const recorder: RunningRecorder = await startRecorder(config, { logger: createLogger('recorder', config.LOG_LEVEL) });
     const children: ChildProcess[] = [];
     t.after(async () => {
@@ -260,7 +274,16 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
       assert.ok(v && a, 'a port for every track');
       return [v.rtpPort, a.rtpPort];
     };
-    return { config, keys, conn, store, storage, recorder, children, startCapture, listening, portsOf, recordDir };
+    const finalOf = (id: string, timeoutMs: number): Promise<Recording> =>
+      waitFor(
+        'a final status',
+        async () => {
+          const r = await store.get(id);
+          return r?.status === 'ready' || r?.status === 'failed' ? r : null;
+        },
+        timeoutMs,
+      );
+    return { config, keys, conn, store, storage, recorder, children, startCapture, listening, portsOf, recordDir, sfu, finalOf };
   }
 
   test('VP8 + Opus RTP becomes a ready raw.webm whose length matches what was sent', { timeout: 90_000 }, async (t) => {
@@ -470,6 +493,149 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
     assert.ok(recordedS >= sentSeconds - 1.5, `recorded ${recordedS} s of the ${sentSeconds} s sent`);
     t.diagnostic(`stranger's BYEs ignored: recorded ${recordedS.toFixed(3)} s of ${sentSeconds} s sent, one run`);
   });
+
+  /**
+   * An ffmpeg that starts slowly, as on a loaded host: a wrapper that sleeps `seconds` before
+   * becoming ffmpeg, for the first `slowRuns` capture ffmpegs (those reading an SDP). Returns
+   * its path (FFMPEG_PATH).
+   */
+  async function slowFfmpeg(name: string, seconds: number, slowRuns: number): Promise<string> {
+    const path = join(tmp, `${name}.sh`);
+    const counter = join(tmp, `${name}.count`);
+    const script = [
+      '#!/bin/sh',
+      'case "$*" in *.sdp*)',
+      `  n=$(cat '${counter}' 2>/dev/null || echo 0); echo $((n + 1)) > '${counter}'`,
+      `  if [ "$n" -lt ${slowRuns} ]; then trap 'kill $p 2>/dev/null; exit 1' INT TERM; sleep ${seconds} & p=$!; wait $p; fi;;`,
+      'esac',
+      'exec ffmpeg "$@"',
+      '',
+    ].join('\n');
+    await writeFile(path, script, { mode: 0o755 });
+    return path;
+  }
+
+  /** Sends media once the recording's (newest) run listens, stops after `seconds` and waits for the final status. */
+  async function recordThrough(
+    s: Awaited<ReturnType<typeof setup>>,
+    rec: Recording,
+    messages: RecordingMessage[],
+    seconds: number,
+  ): Promise<Recording> {
+    // Listening, or failed (then the assertions on the final status tell why).
+    await waitFor(
+      'listening or failed',
+      async () => messages.some((m) => m.type === 'listening') || (await s.store.get(rec.id))?.status === 'failed',
+      90_000,
+    );
+    if (!messages.some((m) => m.type === 'listening')) return s.finalOf(rec.id, 1000);
+    const [videoPort, audioPort] = s.portsOf(await s.listening(messages));
+    const sender = sendRtp(videoPort, audioPort, seconds);
+    s.children.push(sender);
+    await waitFor('first-frame', () => messages.some((m) => m.type === 'first-frame'), 20_000);
+    await once(sender, 'exit');
+    await requestStop(s.store, s.conn, s.keys, rec.id);
+    return s.finalOf(rec.id, 60_000);
+  }
+
+  test(
+    'ffmpeg slow to bind its ports (a loaded host): the recording continues as a new run and becomes ready',
+    { timeout: 180_000 },
+    async (t) => {
+      // Three capture ffmpegs in a row take 7 s to start; the bind wait is 2 s: every one of them
+      // fails to start. (Before: 3 tries of 5 s in one run, then the recording failed.)
+      const ffmpeg = await slowFfmpeg(`slow-${process.pid}-${n}`, 7, 3);
+      const s = await setup(t, { FFMPEG_PATH: ffmpeg, RECORDER_BIND_TIMEOUT_MS: '2000' });
+      const t0 = performance.now();
+      const { rec, messages } = await s.startCapture();
+      const final = await recordThrough(s, rec, messages, 4);
+      assert.equal(final.status, 'ready', `ready, not failed: ${JSON.stringify(final.error)}`);
+      const attempts = s.sfu.opened.get(rec.id) ?? [];
+      assert.ok(attempts.length >= 2, `continued as new runs (taps asked for by attempts ${attempts.join(', ')})`);
+      assert.ok((final.outputs.find((o) => o.name === 'raw')?.durationMs ?? 0) > 3000, 'the media sent is recorded');
+      await waitFor(
+        'the work directory removed',
+        () =>
+          access(join(s.config.RECORDER_WORK_DIR, rec.id)).then(
+            () => false,
+            () => true,
+          ),
+        5_000,
+      );
+      t.diagnostic(
+        `ready after ${attempts.length} runs (attempts ${attempts.join(', ')}); ${((performance.now() - t0) / 1000).toFixed(1)} s start → ready`,
+      );
+    },
+  );
+
+  test(
+    'ffmpeg that never binds its ports: retried as new runs for RECORDER_START_RETRY_SECONDS, then failed capture_failed, no work files left',
+    { timeout: 120_000 },
+    async (t) => {
+      const ffmpeg = await slowFfmpeg(`never-${process.pid}-${n}`, 30, 1000);
+      const s = await setup(t, { FFMPEG_PATH: ffmpeg, RECORDER_BIND_TIMEOUT_MS: '1000', RECORDER_START_RETRY_SECONDS: '5' });
+      const t0 = performance.now();
+      const { rec } = await s.startCapture();
+      const final = await s.finalOf(rec.id, 90_000);
+      const tookS = (performance.now() - t0) / 1000;
+      assert.equal(final.status, 'failed');
+      assert.equal(final.error?.code, 'capture_failed', JSON.stringify(final.error));
+      const attempts = s.sfu.opened.get(rec.id) ?? [];
+      assert.ok(attempts.length >= 2, `retried as new runs (attempts ${attempts.join(', ')})`);
+      assert.ok(tookS >= 5, `gave up only past the bound (${tookS.toFixed(1)} s)`);
+      // Removed just after the final status is written.
+      await waitFor(
+        'the work directory removed',
+        () =>
+          access(join(s.config.RECORDER_WORK_DIR, rec.id)).then(
+            () => false,
+            () => true,
+          ),
+        5_000,
+      );
+      t.diagnostic(`failed capture_failed after ${tookS.toFixed(1)} s and ${attempts.length} runs: ${final.error?.message}`);
+    },
+  );
+
+  test(
+    "the run's tap gone when it connects (500, as the SFU's worker refusing): a new run gets a new tap, the recording becomes ready",
+    { timeout: 120_000 },
+    async (t) => {
+      const s = await setup(t, {}, { connectFails: (attempt) => (attempt === 0 ? { status: 500, code: 'internal' } : null) });
+      const { rec, messages } = await s.startCapture();
+      const final = await recordThrough(s, rec, messages, 4);
+      assert.equal(final.status, 'ready', `ready, not failed: ${JSON.stringify(final.error)}`);
+      assert.deepEqual(s.sfu.opened.get(rec.id), [0, 1], 'a second run asked for a new tap');
+      assert.ok((final.outputs.find((o) => o.name === 'raw')?.durationMs ?? 0) > 3000, 'the media sent is recorded');
+    },
+  );
+
+  test(
+    'a tap that is gone at every connect (404 tap_not_found): new runs within the rejoin grace, then failed tap_failed',
+    { timeout: 120_000 },
+    async (t) => {
+      const s = await setup(t, { RECORD_REJOIN_GRACE_SECONDS: '3' }, { connectFails: () => ({ status: 404, code: 'tap_not_found' }) });
+      const t0 = performance.now();
+      const { rec } = await s.startCapture();
+      const final = await s.finalOf(rec.id, 60_000);
+      const tookS = (performance.now() - t0) / 1000;
+      assert.equal(final.error?.code, 'tap_failed', JSON.stringify(final.error));
+      const attempts = s.sfu.opened.get(rec.id) ?? [];
+      assert.ok(attempts.length >= 2, `new taps asked for (attempts ${attempts.join(', ')})`);
+      assert.ok(tookS >= 3, `failed only past the grace (${tookS.toFixed(1)} s)`);
+      // Removed just after the final status is written.
+      await waitFor(
+        'the work directory removed',
+        () =>
+          access(join(s.config.RECORDER_WORK_DIR, rec.id)).then(
+            () => false,
+            () => true,
+          ),
+        5_000,
+      );
+      t.diagnostic(`failed tap_failed after ${tookS.toFixed(1)} s and ${attempts.length} runs`);
+    },
+  );
 
   // Stop → ready for a long recording: the stop path sends only the continuous file's head and
   // tail, whatever the length. The recording is fed faster than real time (pre-encoded VP8 +

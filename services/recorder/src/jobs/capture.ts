@@ -33,6 +33,7 @@ import {
   type Logger,
   type Recording,
   type RecordingMessage,
+  type RunRetry,
   type TapSource,
 } from '@live-webrtc/shared';
 import type { Job } from 'bullmq';
@@ -71,7 +72,7 @@ export type CaptureEndReason =
 
 export interface CaptureResult {
   outcome: 'processing' | 'failed' | 'skipped' | 'continued' | 'paused';
-  reason: CaptureEndReason | 'not_live' | 'stale_run' | 'capture_failed';
+  reason: CaptureEndReason | 'not_live' | 'stale_run' | 'capture_failed' | 'start_failed';
   run: number;
   segments: number;
 }
@@ -82,6 +83,25 @@ export const codecName = (mimeType: string): string => mimeType.slice(mimeType.i
 /** First segment index a run writes: after every segment already stored (a run that takes over continues numbering). */
 export const runStart = (rec: Pick<Recording, 'segments'>, firstSegment: number): number =>
   rec.segments.reduce((n, s) => Math.max(n, s.index + 1), firstSegment);
+
+/**
+ * A run that could not start recording: its ffmpeg did not bind its ports (or no port was free),
+ * or its tap was gone when it connected (the publisher left, a participant's producer closed,
+ * the SFU dropped the tap). The recording is continued as a new run, within a bound.
+ */
+export class RunStartError extends Error {
+  constructor(
+    readonly kind: 'ffmpeg' | 'tap',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'RunStartError';
+  }
+}
+
+/** Wait before the next run after `tries` failed starts: 1, 2, 4, 8 s, then 8 s. */
+export const startRetryDelayMs = (tries: number): number => Math.min(1000 * 2 ** Math.max(0, tries - 1), 8000);
 
 /** Reasons after which the recording continues as a new run rather than being finalized. */
 const CONTINUES: ReadonlySet<CaptureEndReason> = new Set(['ffmpeg_exited', 'ffmpeg_stuck', 'tap_lost', 'publisher_rejoined']);
@@ -97,6 +117,8 @@ export function captureHandler(d: RecorderDeps, shutdown: AbortSignal): JobHandl
       return { outcome: 'skipped', reason: 'not_live', run: data.firstSegment, segments: 0 } satisfies CaptureResult;
     }
     const prev = await d.runs.claim(data.recordingId);
+    // Runs before this one that failed to start (carried by the claim): they bound the retries.
+    const retry = prev && prev.attempt === data.attempt ? prev.retry : undefined;
     if (!(await d.runs.take(data.recordingId, data.room, data.attempt, d.recorderId, prev?.cause ?? 'first'))) {
       log.info('a newer run of this recording exists; this job is stale');
       return { outcome: 'skipped', reason: 'stale_run', run: data.firstSegment, segments: 0 } satisfies CaptureResult;
@@ -112,7 +134,7 @@ export function captureHandler(d: RecorderDeps, shutdown: AbortSignal): JobHandl
     }
     if (rec.status === 'stopping') {
       // Stopped before this run began (or a run died while stopping): nothing left to capture.
-      return endWithoutCapture(d, rec, data.attempt, run, log);
+      return endWithoutCapture(d, rec, data.attempt, run, log, retry);
     }
     d.metrics.activeCaptures.inc();
     d.metrics.captureCapacity.dec();
@@ -121,7 +143,7 @@ export function captureHandler(d: RecorderDeps, shutdown: AbortSignal): JobHandl
       // The first run of a recording writes a continuous file too (the fast path to `ready`);
       // later runs only segments, joined at finalize with the earlier ones.
       const continuous = run === 0 && rec.firstFrameAt === null;
-      return await new Capture(d, data, run, log, AbortSignal.any([signal, shutdown]), job, continuous).run();
+      return await new Capture(d, data, run, log, AbortSignal.any([signal, shutdown]), job, continuous, retry).run();
     } finally {
       d.costs.remove(data.recordingId);
       d.metrics.activeCaptures.dec();
@@ -162,6 +184,10 @@ export async function finalizeOrFail(
   }
   await d.lifecycle.fail(id, code, message);
   d.metrics.captureFailures.inc({ code });
+  // Final: nothing will read this recording's work files again (segments, lists, SDPs).
+  await rm(recordingWorkDir(d.settings, id), { recursive: true, force: true }).catch((err: unknown) =>
+    log.warn({ err }, 'could not remove the work directory of a failed recording'),
+  );
   return 'failed';
 }
 
@@ -174,6 +200,7 @@ export async function continueAsNewRun(
   data: Pick<CaptureRecording, 'recordingId' | 'room' | 'sfuInstance'>,
   attempt: number,
   cause: string,
+  o: { retry?: RunRetry; delayMs?: number } = {},
 ): Promise<boolean> {
   const claim = (await d.runs.claim(data.recordingId)) ?? {
     recordingId: data.recordingId,
@@ -184,19 +211,35 @@ export async function continueAsNewRun(
     cause,
   };
   if (claim.attempt !== attempt) return false;
-  const next = await d.runs.advance(claim, cause);
+  const next = await d.runs.advance(claim, cause, o.retry);
   if (next === null) return false;
   await d.queues.enqueue(
     'CaptureRecording',
     { v: 1, recordingId: data.recordingId, room: data.room, sfuInstance: data.sfuInstance, firstSegment: 0, tracks: [], attempt: next },
-    { jobId: jobIds.captureRun(data.recordingId, next), attempts: 1 },
+    { jobId: jobIds.captureRun(data.recordingId, next), attempts: 1, ...(o.delayMs ? { delay: o.delayMs } : {}) },
   );
   return true;
 }
 
 /** A recording already `stopping` when its run starts: finalize what exists, or fail. */
-async function endWithoutCapture(d: RecorderDeps, rec: Recording, attempt: number, run: number, log: Logger): Promise<CaptureResult> {
-  const outcome = await finalizeOrFail(d, rec.id, 'no_media', 'the recording was stopped before any media arrived', log);
+async function endWithoutCapture(
+  d: RecorderDeps,
+  rec: Recording,
+  attempt: number,
+  run: number,
+  log: Logger,
+  retry?: RunRetry,
+): Promise<CaptureResult> {
+  // Stopped while its runs kept failing to start: that failure is the reason, not missing media.
+  const outcome = retry
+    ? await finalizeOrFail(
+        d,
+        rec.id,
+        'capture_failed',
+        `stopped while the capture kept failing to start (${retry.tries} runs): ${retry.error}`,
+        log,
+      )
+    : await finalizeOrFail(d, rec.id, 'no_media', 'the recording was stopped before any media arrived', log);
   await d.runs.release(rec.id, attempt);
   await publish(d, rec.id, { type: 'capture-ended', recordingId: rec.id, firstSegment: run, reason: 'stopped' });
   return { outcome, reason: 'stopped', run, segments: rec.segments.length };
@@ -258,8 +301,20 @@ class Capture {
   readonly #wantsContinuous: boolean;
   readonly #rtpLoss: RtpLossCounter;
   #continuous: ContinuousFile | undefined;
+  /** Earlier runs of this recording that failed to start, in a row (none: undefined). */
+  readonly #retry: RunRetry | undefined;
+  readonly #startedAt = Date.now();
 
-  constructor(d: RecorderDeps, data: CaptureRecording, run: number, log: Logger, signal: AbortSignal, job: Job, continuous: boolean) {
+  constructor(
+    d: RecorderDeps,
+    data: CaptureRecording,
+    run: number,
+    log: Logger,
+    signal: AbortSignal,
+    job: Job,
+    continuous: boolean,
+    retry?: RunRetry,
+  ) {
     this.#d = d;
     this.#data = data;
     this.#attempt = data.attempt;
@@ -271,6 +326,7 @@ class Capture {
     this.#dir = recordingWorkDir(d.settings, data.recordingId);
     this.#wantsContinuous = continuous;
     this.#rtpLoss = new RtpLossCounter(d.metrics);
+    this.#retry = retry;
   }
 
   async run(): Promise<CaptureResult> {
@@ -301,14 +357,7 @@ class Capture {
       });
       this.#uploader.start();
       this.#continuous?.start();
-      await d.tap.connect(this.#sfu, this.#id, this.#attempt, {
-        host: d.settings.host,
-        tracks: this.#tracks.map((t, i) => ({
-          trackId: t.trackId,
-          rtpPort: this.#announced[i]!.rtpPort,
-          rtcpPort: this.#announced[i]!.rtcpPort,
-        })),
-      });
+      await this.#connectTap();
       this.#listeningAt = Date.now();
       // After connecting, not before: every millisecond before it is media lost in a takeover.
       await recordRunTracks(d.store, this.#id, this.#run, this.#tracks);
@@ -403,9 +452,10 @@ class Capture {
       }
       return await this.#conclude(reason, exit, stopAt, uploaded + failed);
     } catch (err) {
-      // Our own failure (ports, ffmpeg would not start, Redis/storage errors): hand the
-      // recording to a new run when it already has media, else fail it clearly rather than
-      // leave it `starting` forever.
+      // Our own failure (ports, ffmpeg would not start, Redis/storage errors) or the tap gone
+      // before it connected. A run that could not start is retried as a new run (with backoff)
+      // while the recording is live, within a bound; anything else, or past the bound, finalizes
+      // what is stored or fails the recording clearly rather than leave it `starting` forever.
       this.#endWatching();
       if (ffmpeg?.running) await this.#stopFfmpeg(ffmpeg);
       await forgetPid(this.#dir, this.#run).catch(() => {});
@@ -414,7 +464,22 @@ class Capture {
       if (this.#uploader) await this.#uploader.finish().catch(() => ({ uploaded: 0, failed: 0 }));
       await this.#continuous?.abort();
       const message = err instanceof Error ? err.message : String(err);
-      const code: FailureCode = this.#signal.aborted && !this.#sawFirstFrame ? 'recorder_shutdown' : 'capture_failed';
+      if (err instanceof TapError && (err.code === 'stale_run' || err.code === 'not_live')) {
+        // Replaced by a newer run, or the recording ended meanwhile: nothing of ours to fail.
+        this.#log.info({ err: message }, 'the recording moved on while this run started');
+        await d.runs.release(this.#id, this.#attempt).catch(() => {});
+        return this.#ended('skipped', 'recording_gone', 0);
+      }
+      if (err instanceof RunStartError && !this.#signal.aborted && (await this.#retryAsNewRun(err))) {
+        await this.#removeRunFiles().catch(() => {});
+        return this.#ended('continued', 'start_failed', 0);
+      }
+      const code: FailureCode =
+        this.#signal.aborted && !this.#sawFirstFrame
+          ? 'recorder_shutdown'
+          : err instanceof RunStartError && err.kind === 'tap'
+            ? 'tap_failed'
+            : 'capture_failed';
       this.#log.error({ err, code }, 'capture run failed');
       d.metrics.captureFailures.inc({ code });
       await finalizeOrFail(d, this.#id, code, `capture failed: ${message}`, this.#log).catch(() => {});
@@ -424,6 +489,64 @@ class Capture {
       );
       throw err;
     }
+  }
+
+  /**
+   * Tells the SFU where ffmpeg listens. A tap gone by now (the publisher left, a producer closed,
+   * the SFU dropped it) is a RunStartError('tap'): the recording asks for a new tap as a new run.
+   */
+  async #connectTap(): Promise<void> {
+    const d = this.#d;
+    try {
+      await d.tap.connect(this.#sfu, this.#id, this.#attempt, {
+        host: d.settings.host,
+        tracks: this.#tracks.map((t, i) => ({
+          trackId: t.trackId,
+          rtpPort: this.#announced[i]!.rtpPort,
+          rtcpPort: this.#announced[i]!.rtcpPort,
+        })),
+      });
+    } catch (err) {
+      if (err instanceof TapError && (err.code === 'stale_run' || err.code === 'not_live')) throw err;
+      throw new RunStartError('tap', `the run's tap could not be connected: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
+    }
+  }
+
+  /**
+   * Continues the recording as a new run after this one failed to start, after a backoff, while
+   * the recording is live and the failures in a row have lasted less than their bound (the
+   * rejoin grace for a lost tap, RECORDER_START_RETRY_SECONDS for ffmpeg). False: give up.
+   */
+  async #retryAsNewRun(err: RunStartError): Promise<boolean> {
+    const d = this.#d;
+    const since = this.#retry?.since ?? this.#startedAt;
+    const tries = (this.#retry?.tries ?? 0) + 1;
+    const boundMs = (err.kind === 'tap' ? d.settings.rejoinGraceS : (d.settings.startRetryS ?? 60)) * 1000;
+    const failingMs = Date.now() - since;
+    if (failingMs >= boundMs) {
+      this.#log.error({ err: err.message, tries, failingMs, boundMs }, 'capture runs kept failing to start; giving up');
+      return false;
+    }
+    const rec = await d.store.get(this.#id).catch(() => null);
+    if (!rec || (rec.status !== 'starting' && rec.status !== 'active')) return false;
+    const delayMs = Math.min(startRetryDelayMs(tries), Math.max(0, boundMs - failingMs));
+    const cause = err.kind === 'tap' ? 'tap_lost' : 'start_failed';
+    const ok = await continueAsNewRun(d, this.#data, this.#attempt, cause, {
+      retry: { since, tries, error: err.message.slice(0, 500) },
+      delayMs,
+    }).catch((e: unknown) => {
+      this.#log.error({ err: e }, 'could not queue the next run');
+      return false;
+    });
+    if (!ok) {
+      const claim = await d.runs.claim(this.#id).catch(() => null);
+      return claim !== null && claim.attempt > this.#attempt;
+    }
+    d.metrics.runRestarts.inc({ cause });
+    this.#log.warn({ err: err.message, tries, delayMs, nextAttempt: this.#attempt + 1 }, 'run failed to start; continuing as a new run');
+    return true;
   }
 
   /**
@@ -677,10 +800,25 @@ class Capture {
     this.#unsubscribe = undefined;
   }
 
-  /** Allocates ports and starts ffmpeg until it holds them (3 tries: another process may win a port). */
+  /**
+   * Allocates ports and starts ffmpeg until it holds them. ffmpeg that exits at once (another
+   * process won a port) is tried again with other ports, 3 tries; ffmpeg still starting after
+   * RECORDER_BIND_TIMEOUT_MS (a loaded host) is not: starting another would only add load. Any
+   * failure is a RunStartError('ffmpeg'), which continues the recording as a new run.
+   */
   async #startFfmpeg(listPath: string, progressPath: string): Promise<FfmpegProcess> {
+    try {
+      return await this.#tryStartFfmpeg(listPath, progressPath);
+    } catch (err) {
+      if (this.#signal.aborted) throw err;
+      throw new RunStartError('ffmpeg', err instanceof Error ? err.message : String(err), { cause: err });
+    }
+  }
+
+  async #tryStartFfmpeg(listPath: string, progressPath: string): Promise<FfmpegProcess> {
     const d = this.#d;
     const sdpPath = join(this.#dir, `run-${this.#run}.sdp`);
+    const bindTimeoutMs = d.settings.bindTimeoutMs ?? 15_000;
     let lastErr: unknown;
     for (let attempt = 1; attempt <= 3; attempt++) {
       this.#ports = await d.ports.allocate(this.#tracks.length);
@@ -718,7 +856,9 @@ class Capture {
       );
       try {
         const ports = this.#ports.flatMap((p) => [p.rtpPort, p.rtcpPort]);
-        await waitUntilBound(ports, { timeoutMs: 5000, signal: AbortSignal.any([exitedEarly.signal, this.#signal]) });
+        const t0 = Date.now();
+        await waitUntilBound(ports, { timeoutMs: bindTimeoutMs, signal: AbortSignal.any([exitedEarly.signal, this.#signal]) });
+        d.metrics.ffmpegBindSeconds.observe((Date.now() - t0) / 1000);
         // A recorder killed with its children gone astray: the next start ends this pid.
         if (ff.pid !== undefined) await rememberPid(this.#dir, this.#run, ff.pid, d.recorderId);
         await this.#startRelays();
@@ -735,10 +875,11 @@ class Capture {
         return ff;
       } catch (err) {
         lastErr = err;
-        this.#log.warn({ err, attempt }, 'ffmpeg did not bind its ports');
+        const exited = exitedEarly.signal.aborted;
+        this.#log.warn({ err, attempt, exited }, 'ffmpeg did not bind its ports');
         await ff.stop({ killAfterMs: 1000 });
         this.#releasePorts();
-        if (this.#signal.aborted) break;
+        if (this.#signal.aborted || !exited) break;
       }
     }
     throw lastErr instanceof Error ? lastErr : new Error(String(lastErr));

@@ -39,6 +39,10 @@ export interface RecorderSettings {
   earlierRunWaitMs?: number;
   /** ffmpeg whose progress file has not grown this long is stuck and replaced by a new run, ms. */
   stuckMs: number;
+  /** How long a run waits for its ffmpeg to bind its ports, ms. Default 15000. */
+  bindTimeoutMs?: number;
+  /** Runs that keep failing to start are retried as new runs (with backoff) this long, s. Default 60. */
+  startRetryS?: number;
   ffmpegPath: string;
   ffprobePath: string;
 }
