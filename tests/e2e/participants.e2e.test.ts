@@ -13,6 +13,7 @@ import type { Page } from 'playwright-core';
 import { launchBrowser, whipPublish, type Browser } from '../support/browser.js';
 import { ffprobe } from '../support/ffprobe.js';
 import { startStack, type Stack } from '../support/stack.js';
+import { startTogether } from '../support/together.js';
 
 interface Participant {
   id: string;
@@ -92,8 +93,8 @@ describe('every participant of a three-publisher room', { timeout: 300_000 }, ()
   let browser: Browser;
   let stack: Stack;
   before(async () => {
-    browser = await launchBrowser();
-    stack = await startStack();
+    // Both or neither: a browser started beside a stack that failed would keep the file alive.
+    [browser, stack] = await startTogether(launchBrowser(), startStack());
   });
   after(async () => {
     await browser?.close();

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { launchBrowser, whipPublish, type Browser } from '../support/browser.js';
 import { ffprobe } from '../support/ffprobe.js';
 import { startStack, type Stack } from '../support/stack.js';
+import { startTogether } from '../support/together.js';
 
 interface RecordingView {
   id: string;
@@ -43,8 +44,8 @@ describe('pause and resume', { timeout: 180_000 }, () => {
   let browser: Browser;
   let stack: Stack;
   before(async () => {
-    browser = await launchBrowser();
-    stack = await startStack();
+    // Both or neither: a browser started beside a stack that failed would keep the file alive.
+    [browser, stack] = await startTogether(launchBrowser(), startStack());
   });
   after(async () => {
     await browser?.close();
