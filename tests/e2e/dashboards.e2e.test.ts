@@ -70,7 +70,12 @@ describe('dashboards', { timeout: 240_000 }, () => {
     await fetch(pub.location, { method: 'DELETE' }).catch(() => {});
 
     // Every service scraped, and the last scrapes (after the recording) stored.
-    const targets = await p.targets();
+    // Stop → ready can now beat Prometheus's first scrape: wait until every target has been tried.
+    let targets = await p.targets();
+    for (let i = 0; i < 60 && targets.some((t) => t.health === 'unknown'); i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      targets = await p.targets();
+    }
     assert.deepEqual(targets.map((t) => `${t.job}:${t.health}`).sort(), [
       'live-webrtc-api:up',
       'live-webrtc-recorder:up',
