@@ -3,7 +3,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseRxQueues, processBusy, StallDetector } from './stall.js';
+import { parseRxQueues, processBusy, StallDetector, UdpQueueSampler } from './stall.js';
 
 const HEAD = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops';
 const line = (port: number, rx: number) =>
@@ -101,6 +101,29 @@ test('a busy process is not declared stuck; a stopped one is', async () => {
     await new Promise((r) => setTimeout(r, 100));
     assert.ok(stuck !== null, 'stopped: stuck');
     d.stop();
+  } finally {
+    await proc.done();
+  }
+});
+
+test('detectors share one reading of the socket table, and each judges only its own ports', async () => {
+  const proc = await fakeProc();
+  try {
+    const stuck: string[] = [];
+    const mk = (name: string, ports: number[]) =>
+      new StallDetector({ ports, stuckMs: 100, intervalMs: 10, procRoot: proc.root, onStuck: () => stuck.push(name) });
+    const a = mk('a', [50000]);
+    const b = mk('b', [50001]);
+    a.start();
+    b.start();
+    const sampler = UdpQueueSampler.for(proc.root, 10);
+    assert.equal(sampler.listeners, 2, 'one sampler for both');
+    await proc.set(3000); // only 50000 (a's) fills
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(stuck, ['a']);
+    assert.equal(sampler.listeners, 1, 'a fired and left the sampler');
+    b.stop();
+    assert.equal(sampler.listeners, 0, 'no listener, no timer');
   } finally {
     await proc.done();
   }

@@ -52,16 +52,95 @@ export interface StallDetectorOptions {
   procRoot?: string;
 }
 
+type Listener = (queues: Map<number, number> | null) => void;
+
+/**
+ * One reading of the kernel's UDP socket table per interval for the whole process, handed to
+ * every detector. Why shared: the table lists every socket of the host (4+ per capture), so a
+ * reading per capture per interval would cost O(captures²) — at 100 captures, 20 readings a
+ * second of ~500 lines each, per capture. Readers with the same /proc root and interval share one.
+ */
+export class UdpQueueSampler {
+  static readonly #shared = new Map<string, UdpQueueSampler>();
+
+  /** The process-wide sampler for this /proc root and interval. */
+  static for(procRoot: string, intervalMs: number): UdpQueueSampler {
+    const key = `${procRoot}\0${intervalMs}`;
+    let s = UdpQueueSampler.#shared.get(key);
+    if (!s) {
+      s = new UdpQueueSampler(procRoot, intervalMs);
+      UdpQueueSampler.#shared.set(key, s);
+    }
+    return s;
+  }
+
+  readonly #listeners = new Set<Listener>();
+  #timer: NodeJS.Timeout | undefined;
+  #sampling = false;
+
+  private constructor(
+    readonly procRoot: string,
+    readonly intervalMs: number,
+  ) {}
+
+  /** Adds a listener (the timer runs while there is one); returns its removal. */
+  listen(l: Listener): () => void {
+    this.#listeners.add(l);
+    this.#timer ??= setInterval(() => void this.#sample(), this.intervalMs);
+    return () => {
+      this.#listeners.delete(l);
+      if (this.#listeners.size === 0) {
+        clearInterval(this.#timer);
+        this.#timer = undefined;
+      }
+    };
+  }
+
+  get listeners(): number {
+    return this.#listeners.size;
+  }
+
+  /** Every socket's receive queue, or null when neither table can be read here. */
+  async #read(): Promise<Map<number, number> | null> {
+    let merged: Map<number, number> | null = null;
+    for (const f of ['net/udp', 'net/udp6']) {
+      const text = await readFile(`${this.procRoot}/${f}`, 'utf8').catch(() => null);
+      if (text === null) continue;
+      const q = parseRxQueues(text);
+      if (!merged) merged = q;
+      else for (const [port, bytes] of q) merged.set(port, (merged.get(port) ?? 0) + bytes);
+    }
+    return merged;
+  }
+
+  async #sample(): Promise<void> {
+    if (this.#sampling) return;
+    this.#sampling = true;
+    try {
+      const queues = await this.#read();
+      for (const l of [...this.#listeners]) {
+        try {
+          l(queues);
+        } catch {
+          // One detector's failure must not blind the others.
+        }
+      }
+    } finally {
+      this.#sampling = false;
+    }
+  }
+}
+
 export class StallDetector {
   readonly #o: StallDetectorOptions;
   readonly #ports: Set<number>;
-  #timer: NodeJS.Timeout | undefined;
+  #unlisten: (() => void) | undefined;
   /** Last sample at which every queue was empty (or ffmpeg's ports were not listed). */
   #drainedAt = Date.now();
   #longest = 0;
   /** Non-empty samples in a row: one alone may only mean this process was not scheduled. */
   #undrainedSamples = 0;
-  #sampling = false;
+  #judging = false;
   #fired = false;
   #available = true;
 
@@ -81,56 +160,53 @@ export class StallDetector {
   }
 
   start(): void {
+    if (this.#unlisten) return;
     this.#drainedAt = Date.now();
-    this.#timer = setInterval(() => void this.#sample(), this.#o.intervalMs ?? 50);
+    const sampler = UdpQueueSampler.for(this.#o.procRoot ?? '/proc', this.#o.intervalMs ?? 50);
+    this.#unlisten = sampler.listen((queues) => this.#onSample(queues));
   }
 
   stop(): void {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#unlisten?.();
+    this.#unlisten = undefined;
   }
 
   /** True while ffmpeg waits for the CPU or the disk (it will catch up by itself). */
-  async #busy(root: string): Promise<boolean> {
+  async #busy(): Promise<boolean> {
     if (this.#o.pid === undefined) return false;
-    const stat = await readFile(`${root}/${this.#o.pid}/stat`, 'utf8').catch(() => '');
+    const stat = await readFile(`${this.#o.procRoot ?? '/proc'}/${this.#o.pid}/stat`, 'utf8').catch(() => '');
     return processBusy(stat);
   }
 
-  async #sample(): Promise<void> {
-    if (this.#sampling || this.#fired) return;
-    this.#sampling = true;
-    try {
-      const root = this.#o.procRoot ?? '/proc';
-      let waiting = 0;
-      let read = 0;
-      for (const f of ['net/udp', 'net/udp6']) {
-        const text = await readFile(`${root}/${f}`, 'utf8').catch(() => null);
-        if (text === null) continue;
-        read++;
-        for (const [port, bytes] of parseRxQueues(text)) if (this.#ports.has(port)) waiting += bytes;
-      }
-      if (read === 0) {
-        this.#available = false;
-        this.stop();
-        return;
-      }
-      const now = Date.now();
-      if (waiting === 0) {
-        this.#drainedAt = now;
-        this.#undrainedSamples = 0;
-        return;
-      }
-      this.#undrainedSamples++;
-      const undrained = now - this.#drainedAt;
-      this.#longest = Math.max(this.#longest, undrained);
-      if (undrained >= this.#o.stuckMs && this.#undrainedSamples >= 3 && this.#timer && !(await this.#busy(root))) {
-        this.#fired = true;
-        this.stop();
-        this.#o.onStuck(undrained);
-      }
-    } finally {
-      this.#sampling = false;
+  #onSample(queues: Map<number, number> | null): void {
+    if (this.#fired || !this.#unlisten) return;
+    if (queues === null) {
+      this.#available = false;
+      this.stop();
+      return;
+    }
+    let waiting = 0;
+    for (const port of this.#ports) waiting += queues.get(port) ?? 0;
+    const now = Date.now();
+    if (waiting === 0) {
+      this.#drainedAt = now;
+      this.#undrainedSamples = 0;
+      return;
+    }
+    this.#undrainedSamples++;
+    const undrained = now - this.#drainedAt;
+    this.#longest = Math.max(this.#longest, undrained);
+    if (undrained >= this.#o.stuckMs && this.#undrainedSamples >= 3 && !this.#judging) {
+      // The process state is read only now, when the queues already say "stuck".
+      this.#judging = true;
+      void this.#busy()
+        .then((busy) => {
+          if (busy || this.#fired || !this.#unlisten) return;
+          this.#fired = true;
+          this.stop();
+          this.#o.onStuck(undrained);
+        })
+        .finally(() => (this.#judging = false));
     }
   }
 }
