@@ -159,7 +159,9 @@ export class RecordingStore {
     const items: Recording[] = [];
     let max = q.cursor ? `(${q.cursor}` : '+';
     let lastScanned: string | null = null;
-    const batch = both ? 500 : Math.min(Math.max(q.limit * 2, 20), 500);
+    // One index alone is exact (a match per id but for a write in flight): the page plus one id,
+    // which says whether there is more, without a second fetch.
+    const batch = both ? 500 : Math.min(q.limit + 1, 500);
     for (let scanned = 0; scanned < 20 && items.length < q.limit; scanned++) {
       const walked = await this.redis.zrevrangebylex(index, max, '-', 'LIMIT', 0, batch);
       if (walked.length === 0) return { items, nextCursor: null };
