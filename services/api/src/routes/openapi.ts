@@ -31,6 +31,9 @@ export const RecordingViewSchema = z.looseObject({
   startedAt: Time,
   stoppedAt: Time.nullable(),
   durationMs: z.number().nonnegative().nullable().describe('Length of the media, paused spans left out'),
+  firstFrameAt: Time.nullable().describe(
+    'When the first decodable frame reached the recorder (the file begins at or before it); null while `starting`',
+  ),
   tracks: z.array(z.looseObject({ kind: z.enum(['audio', 'video']), codec: z.string(), participant: z.string() })),
   outputs: z.array(
     z.looseObject({
