@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { launchBrowser, whipPublish, type Browser } from '../support/browser.js';
 import { analyzeFlashBeep, makeFlashBeepClip, startReferenceRecording, stopReferenceRecording } from '../support/flashbeep.js';
+import { streamStartTimes } from '../support/ffprobe.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { startTogether } from '../support/together.js';
 
@@ -142,10 +143,11 @@ describe('start latency: the start request answers once the file has begun', { t
     await writeFile(files.reference, reference);
     await fetch(pub.location, { method: 'DELETE' }).catch(() => {});
 
-    const [inFile, inRef, end] = await Promise.all([
+    const [inFile, inRef, end, starts] = await Promise.all([
       analyzeFlashBeep(files.recording),
       analyzeFlashBeep(files.reference),
       videoEnd(files.recording),
+      streamStartTimes(files.recording),
     ]);
     // Flashes on the wall clock: the reference's timeline starts when it was started.
     const refFlashes = inRef.flashes.map((t) => refStartAt + t * 1000);
@@ -165,6 +167,8 @@ describe('start latency: the start request answers once the file has begun', { t
       fileFlashes: inFile.flashes.length,
       firstFileFlashVsAnswerMs: Math.round(refFlashes[nearest]! - responseAt),
       alignErrorMs,
+      // Negative: the file's audio begins before its video (audio is not held back for video).
+      audioStartVsVideoMs: Math.round((starts.audio - starts.video) * 1000),
     };
     console.log(`# start figures ${JSON.stringify(figures)}`);
     assert.ok(Math.abs(alignErrorMs) <= MAX_ALIGN_ERROR_MS, `the file's flashes line up with the reference's: ${JSON.stringify(figures)}`);
