@@ -20,6 +20,8 @@
 // capture run began: queue), tapMs (tap opened), ffmpegMs (ffmpeg started and bound its ports),
 // connectedMs (tap connected, from the run's start), afterListeningMs (connected → first frame).
 // Prints one JSON document: p50/p95/max of each per mode, and the load average.
+// START_BENCH_LOG_SLOW=1 also prints the services' log lines of every start whose first frame
+// came more than 500 ms after the tap connected (stderr).
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 
@@ -121,6 +123,9 @@ try {
         afterListeningMs: frame?.afterListeningMs ?? NaN,
       });
       process.stderr.write(`# ${mode} ${i + 1}/${N}: ${JSON.stringify(rows.at(-1))}\n`);
+      // A slow first frame: its services' log lines, to see where the time went.
+      if (process.env['START_BENCH_LOG_SLOW'] && rows.at(-1).afterListeningMs > 500)
+        for (const line of stack.logs) if (line.includes(id) || line.includes('keyframe')) process.stderr.write(`#   ${line}\n`);
     }
     const keys = Object.keys(rows[0]).filter((k) => k !== 'answeredStatus');
     results[mode] = {
