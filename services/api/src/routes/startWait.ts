@@ -49,10 +49,13 @@ export interface StartWaitOptions {
   pollMs?: number;
 }
 
-/** Re-read period right after a message: `first-frame` is published just before the status is written. */
-const AFTER_MESSAGE_POLL_MS = 10;
-/** How long after a message the fast re-reads go on. */
-const AFTER_MESSAGE_FAST_MS = 2000;
+/**
+ * Re-read period right after a message: `first-frame` is published just before the status is
+ * written (one Redis compare-and-set later), and every ms here is added to the answer.
+ */
+const AFTER_MESSAGE_POLL_MS = 3;
+/** How long after a message the fast re-reads go on (bounds them: ~170 reads at most). */
+const AFTER_MESSAGE_FAST_MS = 500;
 
 /**
  * The recording once it is no longer `starting`, or as it is when `timeoutMs` passed (or the
