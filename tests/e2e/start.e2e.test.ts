@@ -5,7 +5,8 @@
 // that came after the answer (the flashes are placed on the wall clock by the publisher's own
 // MediaRecorder copy, and the file by its end, which is the stop request). Also: `Prefer:
 // respond-async` answers `starting` at once, and a room whose publisher sends no media answers
-// `starting` once RECORDING_START_WAIT_MS has passed, not an error and not a hang.
+// `starting` once RECORDING_START_WAIT_MS (or the client's `Prefer: wait=N`) has passed, not an
+// error and not a hang.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -220,6 +221,24 @@ describe('start latency: the start request answers once the file has begun', { t
       const ended = await waitForStatus(stack, started.body.id, ['failed', 'ready'], 30_000);
       assert.equal(ended.status, 'failed');
       assert.equal(ended.error?.code, 'no_media');
+
+      // The client's own, shorter bound (RFC 7240 `wait`). A 409 is retried: the SFU lets go
+      // of the room's last recording when it hears `capture-ended`, just after `failed`.
+      const startWaitingOneSecond = () => api<RecordingView>(stack, 'POST', `/api/v1/rooms/${room}/recordings`, { Prefer: 'wait=1' });
+      let t1 = Date.now();
+      let again = await startWaitingOneSecond();
+      for (const until = Date.now() + 10_000; again.status === 409 && Date.now() < until;) {
+        await new Promise((r) => setTimeout(r, 100));
+        t1 = Date.now();
+        again = await startWaitingOneSecond();
+      }
+      const againMs = Date.now() - t1;
+      assert.equal(again.status, 201, JSON.stringify(again.body));
+      assert.equal(again.body.status, 'starting');
+      assert.equal(again.headers.get('preference-applied'), 'wait=1');
+      assert.ok(againMs >= 1000 && againMs < START_WAIT_MS, `answered after the client's 1 s (${againMs} ms)`);
+      assert.equal((await api(stack, 'POST', `/api/v1/recordings/${again.body.id}/stop`)).status, 202);
+      await waitForStatus(stack, again.body.id, ['failed', 'ready'], 30_000);
       await fetch(pub.location, { method: 'DELETE' }).catch(() => {});
     } finally {
       await page.close();
