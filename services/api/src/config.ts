@@ -40,6 +40,12 @@ export const apiConfigSchema = z
     MAX_RELAY_BYTES: envInt(262144, 1024, 10_485_760),
     /** Lifetime of presigned download URLs, seconds. Default 600. */
     S3_PRESIGN_TTL_SECONDS: envInt(600, 10, 7 * 24 * 3600),
+    /**
+     * How long POST /api/v1/rooms/{room}/recordings waits for the recording's first frame before
+     * answering, ms: the 201 then says `active` (its file has begun). Past it the answer is the
+     * recording still `starting` (never an error). 0 = answer at once. Default 3000.
+     */
+    RECORDING_START_WAIT_MS: envInt(3000, 0, 60_000),
     /** Lifetime of the signed `?token=` on output URLs (HLS for players without headers), seconds. Default 3600. */
     OUTPUT_TOKEN_TTL_SECONDS: envInt(3600, 30, 7 * 24 * 3600),
   })

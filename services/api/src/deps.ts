@@ -1,4 +1,14 @@
-import type { Authenticator, JobQueues, Logger, RecordingStore, Redis, RedisKeys, RoomRegistry, Storage } from '@live-webrtc/shared';
+import type {
+  Authenticator,
+  ChannelHub,
+  JobQueues,
+  Logger,
+  RecordingStore,
+  Redis,
+  RedisKeys,
+  RoomRegistry,
+  Storage,
+} from '@live-webrtc/shared';
 
 /** What the API's routes need; built once in service.ts. */
 export interface ApiDeps {
@@ -21,6 +31,10 @@ export interface ApiDeps {
   internalAuthHeaders: Record<string, string>;
   /** Whether an SFU internal URL read from the registry may receive them (SFU_INTERNAL_URLS). */
   internalUrlAllowed: (url: string) => boolean;
+  /** Per-recording channels (one subscriber connection): a start waits for `first-frame` on it. */
+  hub: ChannelHub;
+  /** RECORDING_START_WAIT_MS: how long a start waits for the first frame before answering. */
+  startWaitMs: number;
   /** REDIS_PREFIX (keys outside RedisKeys: token revocations). */
   redisPrefix: string;
 }

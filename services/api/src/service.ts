@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import {
   Authenticator,
   boundPort,
+  ChannelHub,
   closeServer,
   createLogger,
   createMetrics,
@@ -44,6 +45,8 @@ export async function startApi(c: ApiConfig, opts: { logger?: Logger } = {}): Pr
   const store = new RecordingStore(redis, keys, storage);
   store.onTransition((r) => metrics.recordingTransitions.inc({ status: r.status }));
   const queues = new JobQueues(redis, c.REDIS_PREFIX);
+  // Subscriber mode takes a connection of its own (a start waits for `first-frame` on it).
+  const hub = new ChannelHub(createRedis(c.REDIS_URL, 'api-sub', { logger }));
   const webhooks = new WebhookEmitter({ queues, redis, prefix: c.REDIS_PREFIX, logger });
   webhooks.attach(store);
   const app = createApiApp(
@@ -62,6 +65,8 @@ export async function startApi(c: ApiConfig, opts: { logger?: Logger } = {}): Pr
       internalAuthHeaders: internalAuthHeaders(c),
       internalUrlAllowed: internalUrlMatcher(c.SFU_INTERNAL_URLS.length > 0 ? c.SFU_INTERNAL_URLS : [c.SFU_URL]),
       redisPrefix: c.REDIS_PREFIX,
+      hub,
+      startWaitMs: c.RECORDING_START_WAIT_MS,
     },
     {
       sfuUrl: c.SFU_URL,
@@ -89,6 +94,7 @@ export async function startApi(c: ApiConfig, opts: { logger?: Logger } = {}): Pr
       closed = true;
       await closeServer(server);
       await queues.close();
+      hub.close();
       redis.disconnect();
     },
   };

@@ -237,6 +237,7 @@ export function presentRecording(r: Recording) {
     startedAt: r.startedAt,
     stoppedAt: r.stoppedAt,
     durationMs: r.durationMs,
+    firstFrameAt: r.firstFrameAt,
     tracks: r.tracks,
     outputs: r.outputs.map((o) => ({
       name: o.name,

@@ -22,6 +22,10 @@ export interface RouteSpec {
   path: string;
   tag: string;
   summary: string;
+  /** Longer text (OpenAPI `description`): behaviour a summary cannot say. */
+  description?: string;
+  /** Request headers the route reads, by name: their description (optional header parameters). */
+  requestHeaders?: Record<string, string>;
   params?: z.ZodObject;
   query?: z.ZodObject;
   /** JSON body; `rawBody` documents a non-JSON one (SDP) that the route reads itself. */
@@ -122,6 +126,9 @@ function parameters(spec: RouteSpec) {
       out.push({ name, in: where, required: where === 'path' || (s.required ?? []).includes(name), schema });
     }
   }
+  for (const [name, description] of Object.entries(spec.requestHeaders ?? {})) {
+    out.push({ name, in: 'header', required: false, description, schema: { type: 'string' } });
+  }
   return out;
 }
 
@@ -153,6 +160,7 @@ export function openApiFrom(specs: RouteSpec[], info: { title: string; version: 
     (paths[path] ??= {})[spec.method] = {
       tags: [spec.tag],
       summary: spec.summary,
+      ...(spec.description ? { description: spec.description } : {}),
       ...(params.length > 0 ? { parameters: params } : {}),
       ...(spec.body
         ? {

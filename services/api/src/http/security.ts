@@ -48,7 +48,7 @@ export function clientAddress(trusted: Cidr[]): Koa.Middleware {
 export const clientIpOf = (ctx: Koa.Context): string => (ctx.state['clientIp'] as string | undefined) ?? ctx.req.socket.remoteAddress ?? '';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-const EXPOSED = 'Location, Link, ETag, Accept-Patch, Accept-Post, Retry-After';
+const EXPOSED = 'Location, Link, ETag, Accept-Patch, Accept-Post, Retry-After, Preference-Applied';
 
 /** The host part of an Origin header, or undefined when it is not an http(s) origin. */
 function originHost(origin: string): string | undefined {
@@ -79,7 +79,8 @@ export function corsAndOrigin(allowed: string[]): Koa.Middleware {
     if (ctx.method === 'OPTIONS') {
       if (listed) {
         ctx.set('Access-Control-Allow-Methods', 'GET, POST, PATCH, DELETE, OPTIONS');
-        ctx.set('Access-Control-Allow-Headers', 'Authorization, X-Auth-Token, Content-Type, If-Match');
+        // Prefer: a start request's `respond-async` / `wait=N` (RFC 7240).
+        ctx.set('Access-Control-Allow-Headers', 'Authorization, X-Auth-Token, Content-Type, If-Match, Prefer');
         ctx.set('Access-Control-Max-Age', '600');
       }
       if (/^\/api\/(whip|whep)\//.test(ctx.path)) ctx.set('Accept-Post', 'application/sdp');

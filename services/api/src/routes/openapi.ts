@@ -31,6 +31,9 @@ export const RecordingViewSchema = z.looseObject({
   startedAt: Time,
   stoppedAt: Time.nullable(),
   durationMs: z.number().nonnegative().nullable().describe('Length of the media, paused spans left out'),
+  firstFrameAt: Time.nullable().describe(
+    'When the first decodable frame reached the recorder (the file begins at or before it); null while `starting`',
+  ),
   tracks: z.array(z.looseObject({ kind: z.enum(['audio', 'video']), codec: z.string(), participant: z.string() })),
   outputs: z.array(
     z.looseObject({
@@ -206,10 +209,25 @@ export const routeSpecs: RouteSpec[] = [
     path: '/api/v1/rooms/:room/recordings',
     tag: 'Recordings',
     summary: 'Start recording the room (optional body: outputs to make, extra webhook URLs)',
+    description:
+      'Answers once the recording is capturing: status `active` with `firstFrameAt` (its file has begun), ' +
+      'or, when no frame arrived within RECORDING_START_WAIT_MS (default 3000 ms), the recording as it is then ' +
+      '(still `starting`, or `failed`/`stopping` if it ended meanwhile); a slow start is never an error. ' +
+      '`Prefer: respond-async` (RFC 7240) answers at once with the recording `starting`; `Prefer: wait=N` waits at most N seconds.',
+    requestHeaders: {
+      Prefer: '`respond-async`: answer at once (status `starting`); `wait=N`: wait for the first frame at most N seconds',
+    },
     params: RoomParams,
     body: RecordingOptionsSchema.optional(),
     responses: {
-      201: { description: 'Recording', schema: RecordingViewSchema },
+      201: {
+        description: 'Recording: `active` once its first frame arrived, else as it is when the wait ended',
+        schema: RecordingViewSchema,
+        headers: {
+          Location: 'The recording (/api/v1/recordings/{id})',
+          'Preference-Applied': "`respond-async` when answered at once as asked; `wait=N` when the client's wait shortened ours",
+        },
+      },
       400: e('Bad room name'),
       404: e('No such room'),
       409: e('A recording is running'),

@@ -1,6 +1,7 @@
 // /api/v1/rooms: every instance's rooms, from the shared registry; starting a recording is
 // relayed to the instance that owns the room.
 import Router from '@koa/router';
+import type Koa from 'koa';
 import {
   AppError,
   CALLER_CREDENTIAL_HEADER,
@@ -9,6 +10,7 @@ import {
   injectTraceContext,
   notFound,
   parseRecordingOptions,
+  presentRecording,
   roomFromPath,
   unavailable,
   type RoomInfo,
@@ -18,6 +20,7 @@ import type { ApiDeps } from '../deps.js';
 import { authenticated, principalOf, requireGrant } from '../http/auth.js';
 import { assertAllowedInternalUrl } from '../http/internalUrls.js';
 import { saveOptionsOrRetry } from './saveOptions.js';
+import { parsePrefer, waitUntilCapturing } from './startWait.js';
 
 const present = (r: RoomInfo) => ({
   name: r.name,
@@ -32,6 +35,39 @@ async function mustLocate(registry: RoomRegistry, name: string) {
   const found = await registry.locate(name);
   if (!found) throw notFound('room_not_found', `room "${name}" does not exist`);
   return found;
+}
+
+/**
+ * The body of a start's 201: the recording once it is capturing (`active`, its file has begun),
+ * or as it is when RECORDING_START_WAIT_MS (or the client's `Prefer: wait=N`) passed, or at
+ * once with `Prefer: respond-async`. A slow start is never an error: anything going wrong while
+ * waiting answers what the SFU said.
+ */
+async function startAnswer(d: ApiDeps, ctx: Koa.Context, id: string, sfuBody: unknown): Promise<unknown> {
+  const prefer = parsePrefer(ctx.headers['prefer']);
+  if (prefer.respondAsync) {
+    ctx.set('Preference-Applied', 'respond-async');
+    return sfuBody;
+  }
+  let timeoutMs = d.startWaitMs;
+  if (prefer.waitSeconds !== null && prefer.waitSeconds * 1000 < timeoutMs) {
+    timeoutMs = prefer.waitSeconds * 1000;
+    ctx.set('Preference-Applied', `wait=${prefer.waitSeconds}`);
+  }
+  if (timeoutMs <= 0) return sfuBody;
+  // The client went away: stop waiting (nothing will read the answer).
+  const gone = new AbortController();
+  const onClose = (): void => gone.abort();
+  ctx.res.once('close', onClose);
+  try {
+    const rec = await waitUntilCapturing(d, id, { timeoutMs, signal: gone.signal });
+    return rec ? presentRecording(rec) : sfuBody;
+  } catch (err) {
+    d.logger.warn({ err, recordingId: id }, 'could not wait for the recording to start capturing; answering at once');
+    return sfuBody;
+  } finally {
+    ctx.res.off('close', onClose);
+  }
 }
 
 export function roomRoutes(d: ApiDeps): Router {
@@ -81,7 +117,7 @@ export function roomRoutes(d: ApiDeps): Router {
     await saveOptionsOrRetry(d.storage, id, { ...options, ...(traceparent ? { traceparent } : {}) }, d.logger);
     ctx.status = 201;
     ctx.set('Location', `/api/v1/recordings/${id}`);
-    ctx.body = body;
+    ctx.body = await startAnswer(d, ctx, id, body);
   });
 
   return r;
