@@ -6,9 +6,11 @@
 // answers 503 with Retry-After. A reservation lasts until a recorder takes the run (or it
 // expires), so a burst of starts cannot all count the same free room.
 //
-// The check and the reservation are two Redis calls, not one transaction: two starts on two
-// SFU instances at the same instant may both pass. The budget is a planning figure, not a hard
-// wall, so this is accepted (the recorder's job concurrency stays the hard limit).
+// The check and the reservation are one Redis script (admitAndReserve): starts on several SFU
+// instances at the same instant are decided one after the other, so they cannot all count the
+// same free room. The start reserves under a token before its recording exists and moves the
+// reservation to the recording's id once created (`rekey`); a start that dies in between leaves
+// a reservation that expires by itself.
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { RedisKeys } from '../redis.js';
@@ -93,6 +95,32 @@ export class RecorderLoads {
     return { admitted: false, freeKbps: Math.max(0, total), reservedKbps: reserved, recorders: loads.length };
   }
 
+  /**
+   * `admit` and `reserve` as one step (a Lua script, so atomic across SFU instances): when the
+   * recording fits, `costKbps` is held under `reservationId` for `ttlMs`. Same decision as `admit`.
+   */
+  async admitAndReserve(reservationId: string, costKbps: number, liveRecorders: readonly string[], ttlMs: number): Promise<Admission> {
+    const r = (await this.redis.eval(
+      ADMIT_AND_RESERVE,
+      2,
+      this.keys.recorderLoads,
+      this.keys.costReservations,
+      reservationId,
+      String(costKbps),
+      String(Date.now()),
+      String(ttlMs),
+      ...liveRecorders,
+    )) as [number, string, string, string, number];
+    const [admitted, recorderId, free, reserved, recorders] = r;
+    if (admitted === 1) return { admitted: true, recorderId, freeKbps: free === 'inf' ? Infinity : Number(free) };
+    return { admitted: false, freeKbps: Math.max(0, Number(free)), reservedKbps: Number(reserved), recorders };
+  }
+
+  /** Moves a reservation to another id (from the start's token to the recording's id); none there, nothing moves. */
+  async rekey(from: string, to: string): Promise<void> {
+    await this.redis.eval(REKEY, 1, this.keys.costReservations, from, to);
+  }
+
   /** Holds `costKbps` for a recording until a recorder takes it, or for `ttlMs`. */
   async reserve(recordingId: string, costKbps: number, ttlMs: number): Promise<void> {
     await this.redis.hset(this.keys.costReservations, recordingId, JSON.stringify({ costKbps, until: Date.now() + ttlMs }));
@@ -103,3 +131,65 @@ export class RecorderLoads {
     await this.redis.hdel(this.keys.costReservations, recordingId);
   }
 }
+
+/**
+ * KEYS: loads hash, reservations hash. ARGV: reservation id, cost, now (ms), ttl (ms), live
+ * recorder ids… Mirrors RecorderLoads.admit; answers {admitted, recorderId, free, reserved,
+ * recorders} (numbers as strings: Lua numbers would be truncated to integers).
+ */
+const ADMIT_AND_RESERVE = `
+local cost = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[4])
+local free = {}
+local unreported = nil
+for i = 5, #ARGV do
+  local raw = redis.call('HGET', KEYS[1], ARGV[i])
+  local ok, l = false, nil
+  if raw then ok, l = pcall(cjson.decode, raw) end
+  if ok and type(l) == 'table' and type(l.budgetKbps) == 'number' and type(l.usedKbps) == 'number' then
+    free[#free + 1] = { id = ARGV[i], free = math.max(0, l.budgetKbps - l.usedKbps) }
+  elseif unreported == nil then
+    unreported = ARGV[i]
+  end
+end
+local function hold()
+  redis.call('HSET', KEYS[2], ARGV[1], cjson.encode({ costKbps = cost, ['until'] = now + ttl }))
+end
+if unreported ~= nil then
+  hold()
+  return { 1, unreported, 'inf', '0', #free }
+end
+local reserved = 0
+local all = redis.call('HGETALL', KEYS[2])
+for i = 1, #all, 2 do
+  local ok, r = pcall(cjson.decode, all[i + 1])
+  if not ok or type(r) ~= 'table' or type(r.costKbps) ~= 'number' or type(r['until']) ~= 'number' or r['until'] < now then
+    redis.call('HDEL', KEYS[2], all[i])
+  else
+    reserved = reserved + r.costKbps
+  end
+end
+table.sort(free, function(a, b) return a.free > b.free end)
+local total = -reserved
+local rest = 0
+for i, f in ipairs(free) do
+  total = total + f.free
+  if i > 1 then rest = rest + f.free end
+end
+local best = free[1]
+if best ~= nil and best.free - math.max(0, reserved - rest) >= cost and total >= cost then
+  hold()
+  return { 1, best.id, tostring(total), tostring(reserved), #free }
+end
+return { 0, '', tostring(total), tostring(reserved), #free }
+`;
+
+const REKEY = `
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v then
+  redis.call('HSET', KEYS[1], ARGV[2], v)
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return v and 1 or 0
+`;

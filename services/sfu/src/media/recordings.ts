@@ -11,6 +11,7 @@ import {
   conflict,
   encodeMessage,
   jobIds,
+  newId,
   notFound,
   RecordingLifecycle,
   type ChannelHub,
@@ -134,13 +135,19 @@ export class RecordingController {
     if (!(await this.#recorderEverSeen())) {
       throw new AppError(503, 'no_recorder', 'no recorder has ever connected to this deployment; start one (services/recorder)');
     }
-    const cost = await this.#admit(room);
-    const rec = await this.o.lifecycle.start(room.name, trigger);
-    const log = this.o.logger.child({ room: room.name, recordingId: rec.id });
-    if (this.o.admission && cost > 0) {
-      // Held until a recorder takes the run (it is then in that recorder's load report).
-      await this.o.admission.loads.reserve(rec.id, cost, this.o.recorderWaitSeconds * 2000).catch(() => {});
+    // The cost is held (under a token until the recording has an id) until a recorder takes
+    // the run: it is then in that recorder's load report.
+    const token = `start-${newId()}`;
+    const cost = await this.#admit(room, token);
+    let rec: Recording;
+    try {
+      rec = await this.o.lifecycle.start(room.name, trigger);
+    } catch (err) {
+      if (cost > 0) await this.o.admission?.loads.release(token).catch(() => {});
+      throw err;
     }
+    const log = this.o.logger.child({ room: room.name, recordingId: rec.id });
+    if (this.o.admission && cost > 0) await this.o.admission.loads.rekey(token, rec.id).catch(() => {});
     this.#track(room.name, rec.id);
     try {
       await this.o.runs.queued(rec.id, room.name, 0, 'first');
@@ -168,16 +175,23 @@ export class RecordingController {
    * The recording's cost (kbit/s, by its tracks) if some live recorder has room for it; else
    * 503 recorders_full with Retry-After.
    */
-  async #admit(room: Room): Promise<number> {
+  async #admit(room: Room, reservationId: string): Promise<number> {
     const a = this.o.admission;
     if (!a) return 0;
     const cost = recordingCostKbps(
       room.producers.map((p) => ({ kind: p.kind })),
       a.trackCosts,
     );
+    if (cost <= 0) return 0;
+    const ttlMs = this.o.recorderWaitSeconds * 2000;
     const live = await this.o.runs.liveRecorders();
-    if (live.length === 0) return cost; // none up right now: the bounded wait for one applies
-    const r = await a.loads.admit(cost, live);
+    if (live.length === 0) {
+      // None up right now: the bounded wait for one applies.
+      await a.loads.reserve(reservationId, cost, ttlMs).catch(() => {});
+      return cost;
+    }
+    // Decided and held in one step: starts on other SFU instances cannot count the same room.
+    const r = await a.loads.admitAndReserve(reservationId, cost, live, ttlMs);
     a.admissions.inc({ result: r.admitted ? 'admitted' : 'refused' });
     if (r.admitted) return cost;
     this.o.logger.warn(
