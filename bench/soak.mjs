@@ -14,7 +14,7 @@
 // growing (the median of the last third of the run above the middle third's by more than its
 // allowance), or when a count is not back at its baseline.
 import { readFile } from 'node:fs/promises';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 const { values: args } = parseArgs({
@@ -236,6 +236,10 @@ try {
   console.log('\n## recordings\n');
   console.log(JSON.stringify({ ...summary, errors: undefined }));
   for (const t of lost) console.log(`LOST ${t.id} (${t.room}): ${t.status} ${JSON.stringify(t.error)}`);
+  // The recordings that lost most, and every failed output, to look up in the services' log.
+  const worst = [...churn.recordings.values()].filter((t) => (t.lostS ?? 0) > 0).sort((a, b) => b.lostS - a.lostS);
+  for (const t of worst.slice(0, 5)) console.log(`most lost: ${t.id} (${t.room}) ${t.lostS.toFixed(2)} s`);
+  for (const t of churn.recordings.values()) for (const o of t.failedOutputs) console.log(`output failed: ${t.id} (${t.room}) ${o}`);
   console.log('\n## faults\n');
   for (const f of faults) console.log(`- ${f.at} ${f.fault} (${f.note})`);
   console.log('\n## growth (median of the last third vs the middle third of the run)\n');
@@ -266,7 +270,14 @@ try {
   exitCode = 1;
 } finally {
   // The services' last log lines (the launcher keeps 2,000), for a look at what failed.
-  if (args['log-dir']) writeFileSync(`${args['log-dir']}/soak-services.log`, stack.logs.join('\n') + '\n');
+  if (args['log-dir']) {
+    try {
+      mkdirSync(args['log-dir'], { recursive: true });
+      writeFileSync(`${args['log-dir']}/soak-services.log`, stack.logs.join('\n') + '\n');
+    } catch (err) {
+      console.error(`could not write the services' log: ${err}`); // the stack must still be stopped
+    }
+  }
   await stack.stop();
   await s3.stop();
   // Closing many wrtc peer connections can crash libwebrtc at exit: leave the rest to the OS.

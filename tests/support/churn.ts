@@ -49,7 +49,7 @@ export interface TrackedRecording {
   finalAt: number | null;
   /** Every transcoded output ready or failed (or the recording failed): nothing more will run for it. */
   outputsDone: boolean;
-  /** Outputs that failed, by name. */
+  /** Outputs that failed: name and error. */
   failedOutputs: string[];
 }
 
@@ -80,7 +80,7 @@ interface RecordingBody {
   stoppedAt: string | null;
   durationMs: number | null;
   transitions: { status: string; at: string }[];
-  outputs: { name: string; status: string }[];
+  outputs: { name: string; status: string; error?: { code: string; message: string } | null }[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -245,7 +245,9 @@ export class Churn {
       }
       if (t.finalAt !== null) {
         t.outputsDone = b.status === 'failed' || b.outputs.every((o) => o.status === 'ready' || o.status === 'failed');
-        t.failedOutputs = b.outputs.filter((o) => o.status === 'failed').map((o) => o.name);
+        t.failedOutputs = b.outputs
+          .filter((o) => o.status === 'failed')
+          .map((o) => `${o.name}${o.error ? ` (${o.error.code}: ${o.error.message})` : ''}`);
       }
     }
   }
