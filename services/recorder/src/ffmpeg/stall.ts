@@ -47,9 +47,14 @@ export interface StallDetectorOptions {
   onStuck: (undrainedMs: number) => void;
   /** ffmpeg's pid: its state (/proc/PID/stat) decides between busy and stuck. */
   pid?: number | undefined;
-  /** Sample interval, ms. Default 50. */
+  /** Sample interval, ms. Default 100 (three samples within the default RECORDER_STUCK_MS). */
   intervalMs?: number;
   procRoot?: string;
+  /**
+   * The socket tables to read: `net/udp` for IPv4 ports, `net/udp6` for IPv6. Default both.
+   * Each read costs the kernel a walk of its whole UDP hash table (~80 µs here, even empty).
+   */
+  tables?: readonly ('net/udp' | 'net/udp6')[];
 }
 
 type Listener = (queues: Map<number, number> | null) => void;
@@ -64,11 +69,11 @@ export class UdpQueueSampler {
   static readonly #shared = new Map<string, UdpQueueSampler>();
 
   /** The process-wide sampler for this /proc root and interval. */
-  static for(procRoot: string, intervalMs: number): UdpQueueSampler {
-    const key = `${procRoot}\0${intervalMs}`;
+  static for(procRoot: string, intervalMs: number, tables: readonly string[] = ['net/udp', 'net/udp6']): UdpQueueSampler {
+    const key = `${procRoot}\0${intervalMs}\0${tables.join(',')}`;
     let s = UdpQueueSampler.#shared.get(key);
     if (!s) {
-      s = new UdpQueueSampler(procRoot, intervalMs);
+      s = new UdpQueueSampler(procRoot, intervalMs, tables);
       UdpQueueSampler.#shared.set(key, s);
     }
     return s;
@@ -81,6 +86,7 @@ export class UdpQueueSampler {
   private constructor(
     readonly procRoot: string,
     readonly intervalMs: number,
+    readonly tables: readonly string[],
   ) {}
 
   /** Adds a listener (the timer runs while there is one); returns its removal. */
@@ -103,7 +109,7 @@ export class UdpQueueSampler {
   /** Every socket's receive queue, or null when neither table can be read here. */
   async #read(): Promise<Map<number, number> | null> {
     let merged: Map<number, number> | null = null;
-    for (const f of ['net/udp', 'net/udp6']) {
+    for (const f of this.tables) {
       const text = await readFile(`${this.procRoot}/${f}`, 'utf8').catch(() => null);
       if (text === null) continue;
       const q = parseRxQueues(text);
@@ -162,7 +168,7 @@ export class StallDetector {
   start(): void {
     if (this.#unlisten) return;
     this.#drainedAt = Date.now();
-    const sampler = UdpQueueSampler.for(this.#o.procRoot ?? '/proc', this.#o.intervalMs ?? 50);
+    const sampler = UdpQueueSampler.for(this.#o.procRoot ?? '/proc', this.#o.intervalMs ?? 100, this.#o.tables);
     this.#unlisten = sampler.listen((queues) => this.#onSample(queues));
   }
 
