@@ -20,7 +20,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { traceS3Client } from './s3Spans.js';
 import type { GrowingObject } from './growing.js';
-import { S3GrowingObject } from './s3Growing.js';
+import { S3GrowingObject, UPLOAD_CHUNK } from './s3Growing.js';
 import { assertSafeKey, type ByteRange, type ObjectInfo, type Storage } from './storage.js';
 
 export interface S3StorageOptions {
@@ -130,7 +130,7 @@ export class S3Storage implements Storage {
     // The body stream is closed whatever happens: a request that fails before reading it
     // (S3 unreachable) would otherwise keep the file open for the life of the process — one
     // descriptor, and a deleted segment's disk space, per failed attempt (found by the soak).
-    const body = createReadStream(path);
+    const body = createReadStream(path, { highWaterMark: UPLOAD_CHUNK });
     try {
       if (size < MIN_PART) {
         await this.#client.send(

@@ -13,6 +13,13 @@ import {
 } from '@aws-sdk/client-s3';
 import type { GrowingObject } from './growing.js';
 
+/**
+ * Read size of file uploads: 1 MiB instead of the stream default of 64 KiB, so a 2 MB segment
+ * is 2 reads and 2 socket writes, not 32 of each (a recorder uploads every byte of every
+ * capture, twice: segments and the growing file).
+ */
+export const UPLOAD_CHUNK = 1024 * 1024;
+
 /** S3's smallest part (every part but the last). */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
 /** S3's most parts per upload. */
@@ -73,7 +80,7 @@ export class S3GrowingObject implements GrowingObject {
         new PutObjectCommand({
           Bucket: this.#bucket,
           Key: this.#key,
-          Body: createReadStream(path),
+          Body: createReadStream(path, { highWaterMark: UPLOAD_CHUNK }),
           ContentLength: size,
           ContentType: this.#contentType,
         }),
@@ -127,7 +134,7 @@ export class S3GrowingObject implements GrowingObject {
         Key: this.#key,
         UploadId: this.#uploadId,
         PartNumber: partNumber,
-        Body: createReadStream(path, { start, end: start + length - 1 }),
+        Body: createReadStream(path, { start, end: start + length - 1, highWaterMark: UPLOAD_CHUNK }),
         ContentLength: length,
       }),
     );
