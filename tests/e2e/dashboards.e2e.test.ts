@@ -67,6 +67,14 @@ describe('dashboards', { timeout: 240_000 }, () => {
     await new Promise((r) => setTimeout(r, 4000));
     assert.equal((await json(`${s.url}/api/v1/recordings/${id}/stop`, 'POST')).status, 202);
     await until('ready', async () => ((await status()) === 'ready' ? true : undefined), 60_000);
+    // The SFU's media counters are read from live producers at scrape time: keep the publisher
+    // until a scrape has seen its packets (stop → ready can beat Prometheus's first scrape, and
+    // a publisher gone before any scrape would leave the counter at 0: failed once in CI).
+    await until(
+      'a scrape while the publisher is live',
+      async () => (Number((await p.query('sum(lw_sfu_rtp_packets_received_total{kind="video"})'))[0]?.value[1]) > 50 ? true : undefined),
+      30_000,
+    );
     await fetch(pub.location, { method: 'DELETE' }).catch(() => {});
 
     // Every service scraped, and the last scrapes (after the recording) stored.

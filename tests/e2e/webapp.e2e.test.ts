@@ -289,7 +289,14 @@ describe('the web app', { timeout: 240_000 }, () => {
         (await card.locator('li[data-output]:not([data-status="ready"])').count()) === 0,
       90_000,
     );
-    assert.ok(await card.locator('img').evaluate((img: HTMLImageElement) => img.naturalWidth > 0), 'the poster loads');
+    // The poster is `loading="lazy"`: it loads once near the viewport (the second card may not
+    // be), so bring it there and give it time to decode; a broken image never gets a width.
+    await card.locator('img').scrollIntoViewIfNeeded();
+    await until(
+      'the poster loads',
+      async () => card.locator('img').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0),
+      10_000,
+    );
     await shot(page, 'recordings.png');
     await accessible(page, 'recordings');
 
