@@ -78,28 +78,24 @@ export class RecorderLoads {
 
   /**
    * Whether a recording costing `costKbps` fits on one of the live recorders, after what is
-   * reserved. Unreported recorders (older versions) count as unlimited.
+   * reserved; holds nothing. Unreported recorders (older versions) count as unlimited. The
+   * decision is the one script admitAndReserve runs, asked not to hold.
    */
-  async admit(costKbps: number, liveRecorders: readonly string[]): Promise<Admission> {
-    const loads = await this.of(liveRecorders);
-    const unreported = liveRecorders.filter((id) => !loads.some((l) => l.recorderId === id));
-    if (unreported.length > 0) return { admitted: true, recorderId: unreported[0]!, freeKbps: Infinity };
-    const reserved = await this.reservedKbps();
-    const free = loads.map((l) => ({ id: l.recorderId, free: Math.max(0, l.budgetKbps - l.usedKbps) })).sort((a, b) => b.free - a.free);
-    const total = free.reduce((n, f) => n + f.free, 0) - reserved;
-    // The reserved cost goes to the recorders with the most room first (what the queue does, roughly).
-    const best = free[0];
-    if (best && best.free - Math.max(0, reserved - free.slice(1).reduce((n, f) => n + f.free, 0)) >= costKbps && total >= costKbps) {
-      return { admitted: true, recorderId: best.id, freeKbps: total };
-    }
-    return { admitted: false, freeKbps: Math.max(0, total), reservedKbps: reserved, recorders: loads.length };
+  admit(costKbps: number, liveRecorders: readonly string[]): Promise<Admission> {
+    return this.#decide('', costKbps, liveRecorders, 0);
   }
 
   /**
    * `admit` and `reserve` as one step (a Lua script, so atomic across SFU instances): when the
-   * recording fits, `costKbps` is held under `reservationId` for `ttlMs`. Same decision as `admit`.
+   * recording fits, `costKbps` is held under `reservationId` for `ttlMs`.
    */
-  async admitAndReserve(reservationId: string, costKbps: number, liveRecorders: readonly string[], ttlMs: number): Promise<Admission> {
+  admitAndReserve(reservationId: string, costKbps: number, liveRecorders: readonly string[], ttlMs: number): Promise<Admission> {
+    if (reservationId === '') throw new RangeError('a reservation needs an id');
+    return this.#decide(reservationId, costKbps, liveRecorders, ttlMs);
+  }
+
+  /** Runs ADMIT_AND_RESERVE; an empty reservation id decides without holding. */
+  async #decide(reservationId: string, costKbps: number, liveRecorders: readonly string[], ttlMs: number): Promise<Admission> {
     const r = (await this.redis.eval(
       ADMIT_AND_RESERVE,
       2,
@@ -133,8 +129,8 @@ export class RecorderLoads {
 }
 
 /**
- * KEYS: loads hash, reservations hash. ARGV: reservation id, cost, now (ms), ttl (ms), live
- * recorder ids… Mirrors RecorderLoads.admit; answers {admitted, recorderId, free, reserved,
+ * KEYS: loads hash, reservations hash. ARGV: reservation id ('' = decide only, hold nothing),
+ * cost, now (ms), ttl (ms), live recorder ids…; answers {admitted, recorderId, free, reserved,
  * recorders} (numbers as strings: Lua numbers would be truncated to integers).
  */
 const ADMIT_AND_RESERVE = `
@@ -154,6 +150,7 @@ for i = 5, #ARGV do
   end
 end
 local function hold()
+  if ARGV[1] == '' then return end
   redis.call('HSET', KEYS[2], ARGV[1], cjson.encode({ costKbps = cost, ['until'] = now + ttl }))
 end
 if unreported ~= nil then
