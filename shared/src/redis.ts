@@ -71,6 +71,11 @@ export function redisKeys(prefix: string) {
     recorderLoads: `${prefix}:recorders:load`,
     /** Hash recording id → cost reserved for a capture no recorder has taken yet (admission.ts). */
     costReservations: `${prefix}:recorders:reserved`,
+    /**
+     * Set (short TTL, refreshed) while a recorder finishes the mp4 it encoded during the
+     * recording (services/recorder/src/transcode/liveMp4.ts): the mp4 job waits for it.
+     */
+    liveMp4: (id: string) => `${prefix}:livemp4:${id}`,
     /** Short lock so only one recorder sweeps abandoned recordings at a time. */
     sweepLock: `${prefix}:sweeplock`,
   } as const;

@@ -115,6 +115,13 @@ export const recorderConfigSchema = z
     TRANSCODE_CRF: envInt(23, 0, 51),
     /** Audio of the mp4 output: aac (plays everywhere) or opus (Opus copied, no re-encode). Default aac. */
     TRANSCODE_MP4_AUDIO: envString('aac').pipe(z.enum(['aac', 'opus'])),
+    /**
+     * Recordings per recorder whose mp4 is encoded while they are recorded (VP8/VP9 publishers,
+     * one person, one run), so that at stop only the last seconds are left to encode; each holds
+     * an mp4's share of TRANSCODE_CPU_BUDGET meanwhile. 0 = off (the mp4 is encoded after the
+     * stop). Default: half the cores, at least 1.
+     */
+    TRANSCODE_LIVE_MAX: envInt(Math.max(1, Math.floor(availableParallelism() / 2)), 0, 64),
     /** Attempts per output before it is `failed`. Default 3. */
     TRANSCODE_ATTEMPTS: envInt(3, 1, 20),
     /** Webhook targets for every recording's events (comma-separated http(s) URLs). */

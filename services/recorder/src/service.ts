@@ -60,6 +60,7 @@ import { transcodeHandler, type TranscodeDeps } from './jobs/transcode.js';
 import { deliverWebhookHandler, webhookEventHandler } from './jobs/webhooks.js';
 import { CostGate } from './transcode/gate.js';
 import { createTranscodeMetrics } from './transcode/metrics.js';
+import { createLiveMp4Metrics, LiveMp4s } from './transcode/liveMp4.js';
 import { startRetention } from './transcode/retention.js';
 import { scheduleTranscodes } from './transcode/schedule.js';
 import { createRecorderMetrics, type RecorderMetrics } from './metrics.js';
@@ -196,6 +197,32 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
     transcodeMetrics,
   };
   const transcode = transcodeHandler(tdeps);
+  // mp4s encoded while recording, on recorders that transcode (the mp4 job waits for them).
+  const liveMp4 =
+    capturing && transcoding && c.TRANSCODE_LIVE_MAX > 0
+      ? new LiveMp4s(
+          {
+            recorderId,
+            store,
+            storage,
+            redis,
+            keys,
+            webhooks,
+            metrics: transcodeMetrics,
+            gate: tdeps.gate,
+            logger,
+            ffmpegPath: c.FFMPEG_PATH,
+            ffprobePath: c.FFPROBE_PATH,
+            workDir: c.RECORDER_WORK_DIR,
+            niceness: c.TRANSCODE_NICE,
+            tuning: tdeps.transcode,
+            defaults: c.TRANSCODE_OUTPUTS,
+            max: c.TRANSCODE_LIVE_MAX,
+          },
+          createLiveMp4Metrics(metrics.registry),
+        )
+      : undefined;
+  if (liveMp4) deps.liveMp4 = liveMp4;
   const transcodeWorker = createWorker(
     QUEUES.transcode,
     { TranscodeRecording: (data, job, signal) => transcode(data, job, AbortSignal.any([signal, transcodeShutdown.signal])) },
@@ -251,6 +278,7 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
   const presenceConn = createRedis(c.REDIS_URL, presenceConnectionName(c.REDIS_PREFIX, recorderId), { purpose: 'workers', logger });
   const liveness = new RecorderLiveness({ deps, queues, logger, presence: new RecorderPresence(redis, c.REDIS_PREFIX) });
   await liveness.start();
+  await liveMp4?.init((id) => runs.isAlive(id));
   if (capturing) await deps.costs.start();
   // What an earlier life of this recorder left unuploaded goes to storage first (in the
   // background: storage may still be down).
@@ -306,6 +334,7 @@ export async function startRecorder(c: RecorderConfig, opts: StartRecorderOption
       if (endedByShutdown.size > 0) await new Promise((r) => setTimeout(r, 100));
     }
     if (endedByShutdown.size > 0) logger.warn({ recordings: [...endedByShutdown] }, 'finalize still pending at shutdown; left queued');
+    await liveMp4?.close();
     await liveness.stop();
     presenceConn.disconnect();
     await deps.costs.stop();

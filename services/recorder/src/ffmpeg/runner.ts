@@ -9,6 +9,7 @@
 // writes. Callers that can end ffmpeg's input more gently (capture: an RTCP BYE, see rtcp.ts)
 // do that first and give it `graceMs` before the signal.
 import { basename } from 'node:path';
+import type { Readable } from 'node:stream';
 import ffmpeg from 'fluent-ffmpeg';
 import { SpanStatusCode, tracer, type Logger } from '@live-webrtc/shared';
 import { toArgv, type FfmpegInvocation } from './args.js';
@@ -60,6 +61,11 @@ export interface RunFfmpegOptions {
   tailLines?: number;
   /** Run at this niceness (transcodes: below live captures). Default: the recorder's own. */
   niceness?: number;
+  /**
+   * Fed to ffmpeg's stdin, for an invocation whose first input is `pipe:0` (the live mp4 reads
+   * a file that is still being written, through a follower: transcode/liveMp4.ts).
+   */
+  stdin?: Readable;
 }
 
 /**
@@ -82,7 +88,12 @@ export function runFfmpeg(inv: FfmpegInvocation, opts: RunFfmpegOptions = {}): F
   if (opts.ffmpegPath) cmd.setFfmpegPath(opts.ffmpegPath);
   // fluent-ffmpeg has no global-option slot before the inputs; ffmpeg accepts global options
   // anywhere, so they lead the first input's options.
-  cmd.input(first.path);
+  if (opts.stdin) {
+    if (first.path !== 'pipe:0') throw new RangeError('stdin is given but the first input is not pipe:0');
+    cmd.input(opts.stdin);
+  } else {
+    cmd.input(first.path);
+  }
   addOptions((...o) => cmd.inputOptions(...o), [...inv.globalOptions, ...first.options]);
   for (const i of rest) {
     cmd.input(i.path);

@@ -7,7 +7,7 @@
 // duration, stop → ready) are printed as test diagnostics. The real SFU side is covered by the
 // end-to-end and fault suites.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
@@ -709,6 +709,98 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
       assert.ok(stopToReadyMs < 5000, `stop → ready ${stopToReadyMs.toFixed(0)} ms (target < 1 s; generous bound for a loaded machine)`);
     },
   );
+
+  /** The mp4 output once it is ready (or failed), and when that was. */
+  async function mp4Of(s: Awaited<ReturnType<typeof setup>>, id: string): Promise<{ rec: Recording; at: number }> {
+    const rec = await waitFor(
+      'the mp4 output ready or failed',
+      async () => {
+        const r = await s.store.get(id);
+        const mp4 = r?.outputs.find((o) => o.name === 'mp4');
+        return mp4?.status === 'ready' || mp4?.status === 'failed' ? r : null;
+      },
+      120_000,
+    );
+    return { rec, at: performance.now() };
+  }
+
+  /** lw_recorder_live_mp4_total by outcome. */
+  async function liveOutcomes(s: Awaited<ReturnType<typeof setup>>): Promise<Record<string, number>> {
+    const m = await s.recorder.metrics.registry.getSingleMetric('lw_recorder_live_mp4_total')?.get();
+    return Object.fromEntries((m?.values ?? []).map((v) => [String(v.labels['outcome']), v.value]));
+  }
+
+  /** Checks the mp4 against the raw: H.264 + AAC at the raw's size, duration within 0.2 s, moov first. */
+  async function checkMp4(s: Awaited<ReturnType<typeof setup>>, rec: Recording): Promise<{ durationS: number; rawS: number }> {
+    const mp4 = rec.outputs.find((o) => o.name === 'mp4');
+    assert.equal(mp4?.status, 'ready', JSON.stringify(mp4));
+    const raw = rec.outputs.find((o) => o.name === 'raw')!;
+    const file = join(tmp, `${rec.id}.mp4`);
+    await s.storage.download(recordingKeys.output(rec.id, 'recording.mp4'), file);
+    const probe = await ffprobe(file);
+    const v = probe.streams.find((x) => x.codec_type === 'video');
+    const a = probe.streams.find((x) => x.codec_type === 'audio');
+    assert.equal(v?.codec_name, 'h264');
+    assert.equal(a?.codec_name, 'aac');
+    assert.equal(v?.width, 640);
+    const durationS = probe.format.duration ?? NaN;
+    const rawS = (raw.durationMs ?? NaN) / 1000;
+    assert.ok(Math.abs(durationS - rawS) <= 0.2, `mp4 ${durationS} s, raw ${rawS} s`);
+    assert.equal(mp4?.size, (await readFile(file)).length, "the listed size is the stored file's");
+    const head = await readFile(file);
+    const moov = head.indexOf('moov');
+    const mdat = head.indexOf('mdat');
+    assert.ok(moov > 0 && moov < mdat, 'faststart: the index (moov) comes before the media (mdat)');
+    return { durationS, rawS };
+  }
+
+  test(
+    "a VP8 recording's mp4 is encoded while it records: ready from that encode, H.264 + AAC, as long as the raw",
+    { timeout: 150_000 },
+    async (t) => {
+      const s = await setup(t, { TRANSCODE_OUTPUTS: 'mp4', TRANSCODE_LIVE_MAX: '1' });
+      const { rec, messages } = await s.startCapture();
+      const seconds = 10;
+      const [videoPort, audioPort] = s.portsOf(await s.listening(messages));
+      const sender = sendRtp(videoPort, audioPort, seconds);
+      s.children.push(sender);
+      await waitFor('first-frame', () => messages.some((m) => m.type === 'first-frame'), 20_000);
+      await once(sender, 'exit');
+      const stopAt = performance.now();
+      await requestStop(s.store, s.conn, s.keys, rec.id);
+      const ready = await s.finalOf(rec.id, 60_000);
+      assert.equal(ready.status, 'ready', JSON.stringify(ready.error));
+      const readyAt = performance.now();
+      const { rec: done, at } = await mp4Of(s, rec.id);
+      const { durationS, rawS } = await checkMp4(s, done);
+      assert.deepEqual(await liveOutcomes(s), { used: 1 }, 'the mp4 came from the encode made while recording');
+      assert.equal(await s.conn.exists(s.keys.liveMp4(rec.id)), 0, 'the wait key is gone');
+      t.diagnostic(
+        `raw ${rawS.toFixed(3)} s, mp4 ${durationS.toFixed(3)} s; stop → raw ready ${(readyAt - stopAt).toFixed(0)} ms, ` +
+          `stop → mp4 ready ${(at - stopAt).toFixed(0)} ms`,
+      );
+    },
+  );
+
+  test('a live mp4 whose encoder dies mid-recording is dropped: the mp4 job encodes it from the raw', { timeout: 150_000 }, async (t) => {
+    const s = await setup(t, { TRANSCODE_OUTPUTS: 'mp4', TRANSCODE_LIVE_MAX: '1' });
+    const { rec, messages } = await s.startCapture();
+    const [videoPort, audioPort] = s.portsOf(await s.listening(messages));
+    const sender = sendRtp(videoPort, audioPort, 8);
+    s.children.push(sender);
+    await waitFor('first-frame', () => messages.some((m) => m.type === 'first-frame'), 20_000);
+    // The live encoder is the ffmpeg writing <recording id>.mp4 under live-mp4/.
+    const pattern = `live-mp4/.*${rec.id}\\.mp4`;
+    await waitFor('the live encoder', () => spawnSync('pgrep', ['-f', pattern]).status === 0, 20_000);
+    assert.equal(spawnSync('pkill', ['-KILL', '-f', pattern]).status, 0, 'the live encoder was killed');
+    await waitFor('the live mp4 dropped', async () => (await liveOutcomes(s))['encode_failed'] === 1, 10_000);
+    await once(sender, 'exit');
+    await requestStop(s.store, s.conn, s.keys, rec.id);
+    assert.equal((await s.finalOf(rec.id, 60_000)).status, 'ready');
+    const { rec: done } = await mp4Of(s, rec.id);
+    await checkMp4(s, done);
+    assert.deepEqual(await liveOutcomes(s), { encode_failed: 1 }, 'no live mp4 was used');
+  });
 });
 
 /** A 6 s VP8 (~2 Mbit/s, a keyframe a second) + Opus clip to loop. */

@@ -47,6 +47,7 @@ import { RtpRelay } from '../rtp/relay.js';
 import { toFfmpegVp9Packet } from '../rtp/vp9.js';
 import { acceptedSenders, relaySource } from '../rtp/sources.js';
 import { TapError } from '../sfu/tapClient.js';
+import type { LiveMp4 } from '../transcode/liveMp4.js';
 import { ContinuousFile } from './continuous.js';
 import { RtpLossCounter } from './rtpLoss.js';
 import { recordingWorkDir, type RecorderDeps } from './deps.js';
@@ -301,6 +302,7 @@ class Capture {
   readonly #wantsContinuous: boolean;
   readonly #rtpLoss: RtpLossCounter;
   #continuous: ContinuousFile | undefined;
+  #liveMp4: LiveMp4 | undefined;
   /** Earlier runs of this recording that failed to start, in a row (none: undefined). */
   readonly #retry: RunRetry | undefined;
   readonly #startedAt = Date.now();
@@ -357,6 +359,8 @@ class Capture {
       });
       this.#uploader.start();
       this.#continuous?.start();
+      // Its mp4 encoded from the continuous file as it grows (transcode/liveMp4.ts), when wanted.
+      if (this.#continuous) this.#liveMp4 = d.liveMp4?.start(this.#id, this.#planContinuous()!.path, this.#tracks, this.#log) ?? undefined;
       await this.#connectTap();
       this.#listeningAt = Date.now();
       // After connecting, not before: every millisecond before it is media lost in a takeover.
@@ -424,6 +428,9 @@ class Capture {
       // not needed (they are the crash-safe copy) and are skipped, so a backlog never delays
       // `ready`. Without it, every segment is uploaded for finalize to join.
       const stored = await this.#finishContinuous(finalizing && closed);
+      // Before `ready` (below): from here the mp4 job waits for the live mp4.
+      if (stored) await this.#liveMp4?.sourceComplete();
+      else await this.#liveMp4?.drop('run_not_raw');
       const { uploaded, failed, skipped } = stored
         ? await this.#uploader.drop().then((r) => ({ uploaded: r.uploaded, failed: 0, skipped: r.skipped }))
         : await this.#uploader.finish().then((r) => ({ ...r, skipped: 0 }));
@@ -463,6 +470,7 @@ class Capture {
       void this.#closeTap();
       if (this.#uploader) await this.#uploader.finish().catch(() => ({ uploaded: 0, failed: 0 }));
       await this.#continuous?.abort();
+      await this.#liveMp4?.drop('run_not_raw');
       const message = err instanceof Error ? err.message : String(err);
       if (err instanceof TapError && (err.code === 'stale_run' || err.code === 'not_live')) {
         // Replaced by a newer run, or the recording ended meanwhile: nothing of ours to fail.

@@ -14,6 +14,7 @@ import type {
 import type { RecorderMetrics } from '../metrics.js';
 import type { CaptureCosts } from '../capacity.js';
 import type { PortAllocator } from '../ports.js';
+import type { LiveMp4s } from '../transcode/liveMp4.js';
 import type { TapClient } from '../sfu/tapClient.js';
 
 export interface RecorderSettings {
@@ -66,6 +67,8 @@ export interface RecorderDeps {
   metrics: RecorderMetrics;
   /** What this recorder's captures cost (admission). */
   costs: CaptureCosts;
+  /** mp4s encoded while recording (absent on capture-only recorders). */
+  liveMp4?: LiveMp4s;
   logger: Logger;
 }
 

@@ -118,8 +118,25 @@ async function admit(
   throw new DelayedError();
 }
 
+/**
+ * A recorder is finishing the mp4 it encoded during the recording (transcode/liveMp4.ts): this
+ * job waits (delayed, no attempt used) until that is done, then finds the output ready, or, if
+ * it was dropped or its recorder died (the key expires), encodes from the raw.
+ */
+async function waitForLiveMp4(
+  d: TranscodeDeps,
+  data: TranscodeRecording,
+  job: Parameters<JobHandler<'TranscodeRecording'>>[1],
+): Promise<void> {
+  if (data.output !== 'mp4') return;
+  if ((await d.redis.exists(d.keys.liveMp4(data.recordingId))) === 0) return;
+  await job.moveToDelayed(Date.now() + 500, job.token);
+  throw new DelayedError();
+}
+
 export function transcodeHandler(d: TranscodeDeps): JobHandler<'TranscodeRecording'> {
   return async (data, job, signal) => {
+    await waitForLiveMp4(d, data, job);
     const release = await admit(d, data, job);
     d.transcodeMetrics.transcodeCpuUsed.set(d.gate.used);
     return inSpanUnder(
