@@ -250,7 +250,7 @@ async function main() {
     });
 
     // The recorder, as npm start runs it.
-    const recorder = spawn(process.execPath, [join(root, 'services/recorder/dist/main.js')], {
+    const recorder = spawn(process.execPath, [...(process.env.BENCH_RECORDER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_RECORDER_PROF}`] : []), join(root, 'services/recorder/dist/main.js')], {
       env,
       stdio: ['ignore', 'inherit', 'inherit'],
     });

@@ -788,7 +788,14 @@ class Capture {
         checking = false;
       }
     };
-    this.#watchTimer = setInterval(() => void check(), 250);
+    // 4 Hz while the progress file is the only witness; once the socket queues are watched (the
+    // faster detector, ffmpeg/stall.ts) the fallback's 1.5 s threshold needs 1 Hz (a stat less
+    // three times a second per capture: bench/record.mjs).
+    const tick = (): void => {
+      void check();
+      this.#watchTimer = setTimeout(tick, this.#stallStarted ? 1000 : 250);
+    };
+    this.#watchTimer = setTimeout(tick, 250);
   }
 
   /** Asks for a keyframe shortly before every segment boundary of this run's timeline. */
@@ -808,7 +815,7 @@ class Capture {
 
   #endWatching(): void {
     clearInterval(this.#pollTimer);
-    clearInterval(this.#watchTimer);
+    clearTimeout(this.#watchTimer);
     this.#stall?.stop();
     clearTimeout(this.#firstFrameTimer);
     clearTimeout(this.#keyframeTimer);

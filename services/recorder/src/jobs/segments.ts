@@ -43,6 +43,8 @@ export class SegmentUploader {
   #chain: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
   #scanning: Promise<void> | undefined;
+  /** Size of the segment list when last read (-1: never). */
+  #listSize = -1;
   /** Segments left are not needed any more (the run's continuous file is stored). */
   #dropped = false;
 
@@ -76,7 +78,11 @@ export class SegmentUploader {
   async #scan(): Promise<void> {
     let text: string;
     try {
+      // ffmpeg appends a line per finished segment: one stat per tick, a read only when it grew.
+      const { size } = await stat(this.#o.listPath);
+      if (size === this.#listSize) return;
       text = await readFile(this.#o.listPath, 'utf8');
+      this.#listSize = Buffer.byteLength(text);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#o.logger.warn({ err }, 'cannot read the segment list');
       return;
