@@ -17,6 +17,15 @@ export const RecorderFirstFrameSchema = z.object({
   recordingId: z.string(),
   firstSegment: z.number().int().nonnegative(),
 });
+/**
+ * The recording's status is now `active` (written just before this is sent): a start request
+ * waiting for the first frame reads it once (services/api/src/routes/startWait.ts).
+ */
+export const RecordingActiveSchema = z.object({
+  type: z.literal('active'),
+  recordingId: z.string(),
+  firstSegment: z.number().int().nonnegative(),
+});
 /** The capture ended (stop, failure or lost input); the SFU closes its taps. */
 export const RecorderEndedSchema = z.object({
   type: z.literal('capture-ended'),
@@ -37,6 +46,7 @@ export const PauseRequestedSchema = z.object({ type: z.literal('pause'), recordi
 export const RecordingMessageSchema = z.discriminatedUnion('type', [
   RecorderListeningSchema,
   RecorderFirstFrameSchema,
+  RecordingActiveSchema,
   RecorderEndedSchema,
   StopRequestedSchema,
   PauseRequestedSchema,

@@ -1,6 +1,6 @@
 // The start request's wait for the first frame (routes/startWait.ts) against a real Redis, the
-// real store, lifecycle and ChannelHub: it ends on the recorder's `first-frame` (published just
-// before the status is written, as the recorder does), on a status written without any message
+// real store, lifecycle and ChannelHub: it ends on the recorder's `active` (published just
+// after the status is written, as the recorder does), on a status written without any message
 // (a missed message), on failure, on the bound and on the client going away; and it leaves no
 // subscription behind. The Prefer header is parsed as RFC 7240 says.
 import assert from 'node:assert/strict';
@@ -70,16 +70,18 @@ describe('waiting for a recording to capture, on real Redis', () => {
     return { keys, store, life, rec, deps: { store, hub, keys }, subscribers };
   };
 
-  test('answers `active` right after the first-frame message, not at the next poll', async () => {
+  test('answers `active` right after the active message, not at the next poll', async () => {
     const { keys, life, rec, deps, subscribers } = await setup();
     const t0 = Date.now();
     const waiting = waitUntilCapturing(deps, rec.id, { timeoutMs: 10_000, pollMs: 5000 });
     await sleep(300);
     assert.equal(await subscribers(), 1, 'listening on the recording channel while waiting');
-    // As the recorder does it: the message first, then the status.
+    // As the recorder does it: `first-frame` (for the SFU), the status, then `active`.
     await redis.publish(keys.recordingChannel(rec.id), encodeMessage({ type: 'first-frame', recordingId: rec.id, firstSegment: 0 }));
     const frameAt = new Date();
     await life.markActive(rec.id, frameAt);
+    await sleep(200); // `first-frame` alone does not end the wait before the status is written
+    await redis.publish(keys.recordingChannel(rec.id), encodeMessage({ type: 'active', recordingId: rec.id, firstSegment: 0 }));
     const got = await waiting;
     assert.equal(got?.status, 'active');
     assert.equal(got?.firstFrameAt, frameAt.toISOString());

@@ -50,14 +50,6 @@ export interface StartWaitOptions {
 }
 
 /**
- * Re-read period right after a message: `first-frame` is published just before the status is
- * written (one Redis compare-and-set later), and every ms here is added to the answer.
- */
-const AFTER_MESSAGE_POLL_MS = 3;
-/** How long after a message the fast re-reads go on (bounds them: ~170 reads at most). */
-const AFTER_MESSAGE_FAST_MS = 500;
-
-/**
  * The recording once it is no longer `starting`, or as it is when `timeoutMs` passed (or the
  * signal fired). Null when the store has no such recording (then the caller answers what the
  * SFU said). Never throws for a slow start; a store error propagates.
@@ -67,12 +59,13 @@ export async function waitUntilCapturing(d: StartWaitDeps, id: string, o: StartW
   const deadline = Date.now() + o.timeoutMs;
   const pollMs = o.pollMs ?? 250;
   let wake: (() => void) | undefined;
-  let fastUntil = 0;
+  let woken = false;
   const onMessage = (raw: string): void => {
     const m = decodeMessage(raw);
     if (!m || m.recordingId !== id) return;
-    // first-frame: `active` is being written; capture-ended/stop: it is failing or stopping.
-    fastUntil = Date.now() + AFTER_MESSAGE_FAST_MS;
+    // Each status change is written before its message is sent (`active`, `capture-ended`,
+    // `stop`): one read on any message of this recording sees it.
+    woken = true;
     wake?.();
   };
   const onAbort = (): void => wake?.();
@@ -87,11 +80,16 @@ export async function waitUntilCapturing(d: StartWaitDeps, id: string, o: StartW
       if (!rec || rec.status !== 'starting') return rec;
       const left = deadline - Date.now();
       if (left <= 0 || o.signal?.aborted) return rec;
-      const period = Date.now() < fastUntil ? AFTER_MESSAGE_POLL_MS : pollMs;
+      if (woken) {
+        // A message came while that read was on its way: read again at once.
+        woken = false;
+        continue;
+      }
       await new Promise<void>((resolve) => {
         wake = resolve;
-        timer = setTimeout(resolve, Math.min(period, left));
+        timer = setTimeout(resolve, Math.min(pollMs, left));
       });
+      woken = false;
       clearTimeout(timer);
       wake = undefined;
     }

@@ -1020,7 +1020,9 @@ class Capture {
     const d = this.#d;
     // Tell the SFU first: it keeps requesting keyframes until it hears this.
     await publish(d, this.#id, { type: 'first-frame', recordingId: this.#id, firstSegment: this.#run });
-    await d.lifecycle.markActive(this.#id, at);
+    const rec = await d.lifecycle.markActive(this.#id, at);
+    // A start request waiting for the first frame reads the status once, on this.
+    if (rec.status === 'active') await publish(d, this.#id, { type: 'active', recordingId: this.#id, firstSegment: this.#run });
   }
 
   async #conclude(reason: CaptureEndReason, exit: FfmpegExit, stopAt: Date, segments: number): Promise<CaptureResult> {
