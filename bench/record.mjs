@@ -3,7 +3,7 @@
 // and stop → ready by recording length.
 //
 //   node bench/record.mjs [--n 20] [--kbps 1500] [--window 20] [--lengths 10,600,3600]
-//                         [--repeat 3] [--speed 20] [--storage s3|local] [--segment 10]
+//                         [--repeat 3] [--speed 20] [--storage s3|local] [--segment 10] [--rejoin]
 //
 // What runs: the recorder as `npm start` runs it (its own process, real ffmpeg per capture),
 // real Redis, real S3 (Ceph radosgw; --storage local for a directory). The SFU's side of the
@@ -19,7 +19,10 @@
 // all are stopped at once and stop → ready is measured.
 // Phase 2 (length): for each of --lengths (seconds of media), --repeat recordings at 2 Mbit/s,
 // fed --speed × faster than real time (the recorder copies packets; nothing in its stop path
-// depends on wall time, so it cannot tell), stopped once fed, stop → ready p50/p95.
+// depends on wall time, so it cannot tell), stopped once fed, stop → ready p50/p95. With
+// --rejoin each of them has two runs: halfway through its media the "SFU" tells the capture the
+// publisher rejoined (`restart-run`), the capture hands on to a new run and the feed moves to
+// the new run's ports, so the raw is joined from segments at stop (the multi-run path).
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -47,6 +50,7 @@ const { values: flags } = parseArgs({
     speed: { type: 'string', default: '20' },
     storage: { type: 'string', default: 's3' },
     segment: { type: 'string', default: '10' },
+    rejoin: { type: 'boolean', default: false },
   },
 });
 const N = Number(flags.n);
@@ -250,10 +254,17 @@ async function main() {
     });
 
     // The recorder, as npm start runs it.
-    const recorder = spawn(process.execPath, [...(process.env.BENCH_RECORDER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_RECORDER_PROF}`] : []), join(root, 'services/recorder/dist/main.js')], {
-      env,
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    const recorder = spawn(
+      process.execPath,
+      [
+        ...(process.env.BENCH_RECORDER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_RECORDER_PROF}`] : []),
+        join(root, 'services/recorder/dist/main.js'),
+      ],
+      {
+        env,
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
     cleanups.push(async () => {
       if (recorder.exitCode === null) {
         recorder.kill('SIGTERM');
@@ -276,21 +287,40 @@ async function main() {
 
     let roomN = 0;
     /** Starts one recording fed by `clipPath`; resolves its handles. */
-    const startOne = async (clipPath, seconds, speed) => {
+    const startOne = async (clipPath, seconds, speed, rejoin = false) => {
       const room = `room-${++roomN}`;
       rooms.add(room);
       await registry.claim(room, sfu.id);
       const rec = await store.create(room, 'api');
       const h = { id: rec.id, room, enqueuedAt: performance.now(), connectedAt: NaN, feeder: null, fed: null };
+      let left = seconds;
+      let feedAt = 0;
       h.fed = new Promise((resolve) => {
         onConnect.set(rec.id, (ports) => {
-          h.connectedAt = performance.now();
-          const f = feed(clipPath, ports, seconds, speed);
+          if (h.feeder) {
+            // A new run connected (after `restart-run`): the publisher's media moves to it.
+            left -= ((performance.now() - feedAt) / 1000) * speed;
+            feeders.delete(h.feeder);
+            h.feeder.kill('SIGKILL');
+          } else {
+            h.connectedAt = performance.now();
+            if (rejoin)
+              setTimeout(
+                () =>
+                  void conn.publish(
+                    keys.recordingChannel(rec.id),
+                    shared.encodeMessage({ type: 'restart-run', recordingId: rec.id, reason: 'bench rejoin' }),
+                  ),
+                ((seconds / 2) * 1000) / speed,
+              );
+          }
+          feedAt = performance.now();
+          const f = feed(clipPath, ports, Math.max(1, Math.round(left)), speed);
           feeders.add(f);
           h.feeder = f;
           f.once('exit', () => {
             feeders.delete(f);
-            resolve();
+            if (h.feeder === f) resolve();
           });
         });
       });
@@ -420,12 +450,15 @@ async function main() {
     // Phase 2: stop → ready by length.
     if (LENGTHS.length > 0) {
       const c = await clip(2000);
-      console.log(`\n## stop → ready by length, 2 Mbit/s, ${REPEAT} recordings each, fed at ${SPEED}× real time`);
+      console.log(
+        `\n## stop → ready by length, 2 Mbit/s, ${REPEAT} recordings each, fed at ${SPEED}× real time` +
+          (flags.rejoin ? ', two runs each (a rejoin halfway)' : ''),
+      );
       for (const L of LENGTHS) {
         const bytes0 = await metric('lw_recorder_stop_upload_bytes_sum');
         const fast0 = await metric('lw_recorder_finalize_path_total', 'path="fast"');
         const hs = [];
-        for (let i = 0; i < REPEAT; i++) hs.push(await startOne(c, L, L <= 10 ? 1 : SPEED));
+        for (let i = 0; i < REPEAT; i++) hs.push(await startOne(c, L, L <= 10 ? 1 : SPEED, flags.rejoin));
         await Promise.all(hs.map((h) => h.fed));
         // Fed faster than real time, storage may lag behind the files (it would not at 2 Mbit/s
         // in real time): wait until the uploads caught up, as they have in a real recording.
@@ -441,6 +474,7 @@ async function main() {
         console.log(
           `${String(L).padStart(5)} s (${(size / 1024 / 1024).toFixed(0)} MB): stop → ready p50 ${pct(ms, 50).toFixed(0)} ms, p95 ${pct(ms, 95).toFixed(0)} ms; ` +
             `uploaded after stop ${(bytes / 1024 / 1024).toFixed(1)} MB each; continuous file used ${fast}/${REPEAT}; ` +
+            `runs ${stops.map((x) => new Set(x.rec.segments.map((g) => g.run)).size).join('/')}; ` +
             `uploads caught up ${drainS.toFixed(1)} s after the feed; ${load()}`,
         );
       }

@@ -116,8 +116,8 @@ export const recorderConfigSchema = z
     /** Audio of the mp4 output: aac (plays everywhere) or opus (Opus copied, no re-encode). Default aac. */
     TRANSCODE_MP4_AUDIO: envString('aac').pipe(z.enum(['aac', 'opus'])),
     /**
-     * Recordings per recorder whose mp4 is encoded while they are recorded (VP8/VP9 publishers,
-     * one person, one run), so that at stop only the last seconds are left to encode; each holds
+     * Recordings per recorder whose mp4 is made while they are recorded (one person, one run), so
+     * that at stop only the last seconds are left to encode; each holds
      * an mp4's share of TRANSCODE_CPU_BUDGET meanwhile. 0 = off (the mp4 is encoded after the
      * stop). Default: half the cores, at least 1.
      */

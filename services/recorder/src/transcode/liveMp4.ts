@@ -1,6 +1,7 @@
 // The mp4 output encoded while the recording is made. A re-encoded mp4 (VP8/VP9 publishers)
 // made from the raw after the stop takes the encode of the whole recording (15 s for 60 s of
-// 720p on two cores); encoded during the recording, only the last seconds are left at stop.
+// 720p on two cores), an H.264 remux its Opus → AAC encode (2.4 s); made during the recording,
+// only the last seconds are left at stop.
 //
 // For a run whose continuous file will be the raw output (the recording's first run, one
 // participant; jobs/continuous.ts), an ffmpeg at the mp4 job's niceness reads that file as it
@@ -122,15 +123,15 @@ export class LiveMp4s {
 
   /**
    * A live mp4 for a run writing a continuous file at `source`, when it can serve: a slot is
-   * free, the run is one participant's, its video needs a re-encode (an H.264 mp4 is a fast
-   * remux from the raw anyway) and the CPU gate has room for an mp4. Null otherwise.
+   * free, the run is one participant's with one video, and the CPU gate has room for an mp4
+   * (a re-encode for VP8/VP9; for H.264 a remux, whose AAC encode is then done by the stop too).
+   * Null otherwise.
    */
   start(recordingId: string, source: string, tracks: readonly CaptureTrack[], logger: Logger): LiveMp4 | null {
     if (this.#d.max <= 0 || this.#live.size >= this.#d.max || this.#live.has(recordingId)) return null;
     const videos = tracks.filter((t) => t.kind === 'video');
     if (videos.length !== 1 || new Set(tracks.map((t) => t.participant)).size !== 1) return null;
     const codec = videos[0]!.codec.mimeType.split('/')[1]!.toLowerCase();
-    if (codec === 'h264') return null;
     const release = this.#d.gate.tryAcquire(outputCost('mp4', codec), 1);
     if (!release) return null;
     const live = new LiveMp4(this.#d, recordingId, source, join(this.#dir, `${recordingId}.mp4`), logger, release, (outcome) => {
