@@ -16,6 +16,7 @@
 import { readFile } from 'node:fs/promises';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { dirname } from 'node:path';
 
 const { values: args } = parseArgs({
   options: {
@@ -255,7 +256,8 @@ try {
     `\nsoak ${exitCode === 0 ? 'PASSED' : 'FAILED'}: ${MINUTES} min, ${summary.recordingsStarted} recordings (${summary.ready} ready, ${lost.length} lost), ` +
       `${faults.length} faults, ${growing.length} growing series, ${diff.length} counts off baseline`,
   );
-  if (args.json)
+  if (args.json) {
+    mkdirSync(dirname(args.json), { recursive: true });
     writeFileSync(
       args.json,
       JSON.stringify(
@@ -264,6 +266,7 @@ try {
         2,
       ),
     );
+  }
 } catch (err) {
   console.error(err);
   console.error(stack.logs.slice(-40).join('\n'));
