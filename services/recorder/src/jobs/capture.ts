@@ -50,7 +50,7 @@ import { TapError } from '../sfu/tapClient.js';
 import type { LiveMp4 } from '../transcode/liveMp4.js';
 import { ContinuousFile } from './continuous.js';
 import { RtpLossCounter } from './rtpLoss.js';
-import { recordingWorkDir, type RecorderDeps } from './deps.js';
+import { recordingWorkDir, type RecorderDeps, type RecorderSettings } from './deps.js';
 import { readyFromContinuousFile } from './finalize.js';
 import { forgetPid, rememberPid } from './leftovers.js';
 import { endPausedRun } from './pause.js';
@@ -80,6 +80,16 @@ export interface CaptureResult {
 
 /** Lower-case codec name of a MIME type ("video/VP8" → "vp8"). */
 export const codecName = (mimeType: string): string => mimeType.slice(mimeType.indexOf('/') + 1).toLowerCase();
+
+/** How long an ending run records on until the next run is fed, by default, ms. */
+const HANDOVER_WAIT_MS = 8000;
+
+/**
+ * Segment indices an ending run may still open after the next run has started on the same
+ * recorder: its handover lasts at most handoverWaitMs, one segment per segmentSeconds.
+ */
+export const handoverReserve = (s: Pick<RecorderSettings, 'handoverWaitMs' | 'segmentSeconds'>): number =>
+  Math.ceil((s.handoverWaitMs ?? HANDOVER_WAIT_MS) / (s.segmentSeconds * 1000)) + 2;
 
 /** First segment index a run writes: after every segment already stored (a run that takes over continues numbering). */
 export const runStart = (rec: Pick<Recording, 'segments'>, firstSegment: number): number =>
@@ -125,9 +135,13 @@ export function captureHandler(d: RecorderDeps, shutdown: AbortSignal): JobHandl
       return { outcome: 'skipped', reason: 'stale_run', run: data.firstSegment, segments: 0 } satisfies CaptureResult;
     }
     // After every stored segment and every segment file here (a dead run's last, unlisted
-    // segment must not be overwritten).
+    // segment must not be overwritten). A run whose files are here may still be writing (a
+    // handover on this recorder: it records until this run is fed), so this run starts past
+    // the indices it can reach meanwhile: two ffmpegs never write one file, and the ending
+    // run's uploader never takes this run's files for its own (segments.ts, finish).
     const local = await readdir(recordingWorkDir(d.settings, data.recordingId)).catch(() => [] as string[]);
-    const run = local.map(segmentIndexOf).reduce<number>((n, i) => (i !== null && i >= n ? i + 1 : n), runStart(rec, data.firstSegment));
+    const localMax = local.map(segmentIndexOf).reduce<number>((n, i) => (i !== null && i > n ? i : n), -1);
+    const run = Math.max(runStart(rec, data.firstSegment), localMax < 0 ? 0 : localMax + 1 + handoverReserve(d.settings));
     if (rec.status === 'paused') {
       // Paused before this run began: resume queues a newer one.
       await endPausedRun(d, rec.id, data.attempt, run, log);
@@ -400,7 +414,7 @@ class Capture {
         // recording until the SFU has fed it (it closes our tap then), so the handover loses
         // (almost) nothing for those who stay.
         continued = await this.#handOnIfNeeded(reason);
-        if (continued) await this.#waitTapReplaced(d.settings.handoverWaitMs ?? 8000);
+        if (continued) await this.#waitTapReplaced(d.settings.handoverWaitMs ?? HANDOVER_WAIT_MS);
       } else if (CONTINUES.has(reason)) {
         // The next run starts while this one's ffmpeg is being stopped.
         continued = await this.#handOnIfNeeded(reason);

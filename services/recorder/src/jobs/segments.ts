@@ -168,9 +168,14 @@ export class SegmentUploader {
     } catch {
       // no directory: nothing was written
     }
+    // ffmpeg lists a segment once it is finished: only the one it was writing past the last
+    // listed can be missing (two, if it was killed between closing one and listing it). Files
+    // further on are a next run's on this recorder, which starts past a reserve of indices
+    // (capture.ts, handoverReserve) while this one may still be writing.
+    const last = Math.max(this.#o.run - 1, ...this.#seen);
     const unlisted = files
       .map(segmentIndexOf)
-      .filter((i): i is number => i !== null && i >= this.#o.run && !this.#seen.has(i))
+      .filter((i): i is number => i !== null && i >= this.#o.run && i <= last + 2 && !this.#seen.has(i))
       .sort((a, b) => a - b);
     for (const [n, index] of unlisted.entries()) {
       // It started where the last listed one ended; its end is unknown (finalize probes it).
