@@ -40,6 +40,7 @@ import type { Job } from 'bullmq';
 import { captureArgs, rawContainerFor, segmentIndexOf } from '../ffmpeg/args.js';
 import { runFfmpeg, type FfmpegExit, type FfmpegProcess } from '../ffmpeg/runner.js';
 import { buildCaptureSdp } from '../ffmpeg/sdp.js';
+import { ProgressWatch } from '../ffmpeg/progressWatch.js';
 import { StallDetector } from '../ffmpeg/stall.js';
 import { waitUntilBound, type PortPair } from '../ports.js';
 import { sendRtcpBye } from '../rtcp.js';
@@ -743,15 +744,12 @@ class Capture {
     });
     this.#stall = stall;
     // The progress file is the fallback: slower (ffmpeg reports every half second).
-    const progressStuckMs = Math.max(3 * d.settings.stuckMs, 1500);
-    let lastSize = -1;
-    let lastGrowth = Date.now();
-    /** RTP bytes the SFU had sent when ffmpeg last made progress. */
-    let sentAtGrowth = -1;
-    let sent = -1;
+    const progress = new ProgressWatch({ stuckMs: Math.max(3 * d.settings.stuckMs, 1500), now: Date.now() });
     let tapMisses = 0;
     let lastTapCheck = 0;
     let checking = false;
+    /** No progress for a while (ProgressWatch.quiet): checks at 4 Hz. */
+    let quiet = false;
     const check = async (): Promise<void> => {
       if (checking || this.#ending) return;
       checking = true;
@@ -761,33 +759,31 @@ class Capture {
           () => 0,
         );
         // ffmpeg reports progress only once its probe found a frame: stalls count from then on.
-        // ffmpeg also reports nothing while no packet arrives (publisher away): stuck means no
-        // progress *while the SFU keeps sending*.
         // ffmpeg's queues are watched from its first frame on (before, it is probing).
         if (this.#sawFirstFrame && stall.available && !this.#stallStarted) {
           this.#stallStarted = true;
           stall.start();
         }
-        if (!this.#sawFirstFrame) lastGrowth = Date.now();
-        else if (size !== lastSize) {
-          lastSize = size;
-          lastGrowth = Date.now();
-          sentAtGrowth = sent;
-        } else if (ff.running && Date.now() - lastGrowth > progressStuckMs && sentAtGrowth >= 0 && sent > sentAtGrowth + 1000) {
-          this.#log.warn({ stalledMs: Date.now() - lastGrowth }, 'ffmpeg stopped making progress; restarting the run');
+        const now = Date.now();
+        if (!this.#sawFirstFrame) progress.probing(now);
+        else progress.size(size, now);
+        const stalledMs = progress.stuck(now);
+        if (ff.running && stalledMs !== null) {
+          this.#log.warn({ stalledMs }, 'ffmpeg stopped making progress; restarting the run');
           this.#stop.resolve('ffmpeg_stuck');
         }
         // The tap's status: is it still there (an SFU restart, a closed tap) and how much it sent
         // (the progress fallback's witness). Every 2 s while the socket queues tell stalls
-        // (a lost tap only waits for a publisher or an SFU coming back, seconds either way);
-        // every 0.5 s where the progress fallback needs it. It was the recorder's largest
-        // per-capture cost at 0.5 s (bench/record.mjs, CPU profile).
-        const tapCheckMs = this.#stallStarted ? 2000 : 500;
+        // and ffmpeg makes progress (a lost tap only waits for a publisher or an SFU coming back,
+        // seconds either way); every 0.5 s where the progress fallback is the only detector;
+        // every check once progress went quiet (the witness must postdate the last progress).
+        // It was the recorder's largest per-capture cost at 0.5 s (bench/record.mjs, CPU profile).
+        quiet = this.#sawFirstFrame && progress.quiet(now);
+        const tapCheckMs = quiet ? 0 : this.#stallStarted ? 2000 : 500;
         if (Date.now() - lastTapCheck >= tapCheckMs) {
           lastTapCheck = Date.now();
           try {
-            sent = (await d.tap.status(this.#sfu, this.#id, this.#attempt)).bytesSent;
-            if (sentAtGrowth < 0) sentAtGrowth = sent;
+            progress.sent((await d.tap.status(this.#sfu, this.#id, this.#attempt)).bytesSent);
             tapMisses = 0;
           } catch (err) {
             // One miss can be a slow answer; two in a row (or a clear "no such tap") is a lost tap.
@@ -802,12 +798,12 @@ class Capture {
         checking = false;
       }
     };
-    // 4 Hz while the progress file is the only witness; once the socket queues are watched (the
-    // faster detector, ffmpeg/stall.ts) the fallback's 1.5 s threshold needs 1 Hz (a stat less
-    // three times a second per capture: bench/record.mjs).
+    // 4 Hz while the progress file is the only witness or has gone quiet; 1 Hz while ffmpeg
+    // makes progress and the socket queues are watched (the faster detector, ffmpeg/stall.ts):
+    // a stat less three times a second per capture (bench/record.mjs).
     const tick = (): void => {
       void check();
-      this.#watchTimer = setTimeout(tick, this.#stallStarted ? 1000 : 250);
+      this.#watchTimer = setTimeout(tick, this.#stallStarted && !quiet ? 1000 : 250);
     };
     this.#watchTimer = setTimeout(tick, 250);
   }
