@@ -286,6 +286,19 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
     return { config, keys, conn, store, storage, recorder, children, startCapture, listening, portsOf, recordDir, sfu, finalOf };
   }
 
+  /** An output file downloaded from storage and probed, with its first video and audio stream. */
+  async function probeStored(s: Awaited<ReturnType<typeof setup>>, id: string, name: string) {
+    const file = join(tmp, `${id}-${name}`);
+    await s.storage.download(recordingKeys.output(id, name), file);
+    const probe = await ffprobe(file);
+    return {
+      file,
+      probe,
+      video: probe.streams.find((x) => x.codec_type === 'video'),
+      audio: probe.streams.find((x) => x.codec_type === 'audio'),
+    };
+  }
+
   test('VP8 + Opus RTP becomes a ready raw.webm whose length matches what was sent', { timeout: 90_000 }, async (t) => {
     const s = await setup(t);
     const { rec, messages } = await s.startCapture();
@@ -360,11 +373,7 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
     assert.ok(ended && ended.type === 'capture-ended' && ended.reason === 'stopped', 'capture-ended (stopped) published');
 
     // The file in storage, checked with ffprobe.
-    const file = join(tmp, `${rec.id}.webm`);
-    await s.storage.download(recordingKeys.output(rec.id, 'raw.webm'), file);
-    const probe = await ffprobe(file);
-    const video = probe.streams.find((x) => x.codec_type === 'video');
-    const audio = probe.streams.find((x) => x.codec_type === 'audio');
+    const { file, probe, video, audio } = await probeStored(s, rec.id, 'raw.webm');
     assert.equal(video?.codec_name, 'vp8');
     assert.equal(audio?.codec_name, 'opus');
     assert.equal(video?.width, 640);
@@ -735,19 +744,15 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
     const mp4 = rec.outputs.find((o) => o.name === 'mp4');
     assert.equal(mp4?.status, 'ready', JSON.stringify(mp4));
     const raw = rec.outputs.find((o) => o.name === 'raw')!;
-    const file = join(tmp, `${rec.id}.mp4`);
-    await s.storage.download(recordingKeys.output(rec.id, 'recording.mp4'), file);
-    const probe = await ffprobe(file);
-    const v = probe.streams.find((x) => x.codec_type === 'video');
-    const a = probe.streams.find((x) => x.codec_type === 'audio');
+    const { file, probe, video: v, audio: a } = await probeStored(s, rec.id, 'recording.mp4');
     assert.equal(v?.codec_name, 'h264');
     assert.equal(a?.codec_name, 'aac');
     assert.equal(v?.width, 640);
     const durationS = probe.format.duration ?? NaN;
     const rawS = (raw.durationMs ?? NaN) / 1000;
     assert.ok(Math.abs(durationS - rawS) <= 0.2, `mp4 ${durationS} s, raw ${rawS} s`);
-    assert.equal(mp4?.size, (await readFile(file)).length, "the listed size is the stored file's");
     const head = await readFile(file);
+    assert.equal(mp4?.size, head.length, "the listed size is the stored file's");
     const moov = head.indexOf('moov');
     const mdat = head.indexOf('mdat');
     assert.ok(moov > 0 && moov < mdat, 'faststart: the index (moov) comes before the media (mdat)');

@@ -34,6 +34,7 @@ import {
 } from '@live-webrtc/shared';
 import { ffprobe } from '../ffmpeg/probe.js';
 import { runFfmpeg, type FfmpegProcess } from '../ffmpeg/runner.js';
+import { codecName } from '../jobs/capture.js';
 import { retry } from '../jobs/retry.js';
 import { mp4Args, outputCost, parseProgress, type EncodeTuning, type SourceInfo } from './args.js';
 import type { CostGate } from './gate.js';
@@ -131,7 +132,7 @@ export class LiveMp4s {
     if (this.#d.max <= 0 || this.#live.size >= this.#d.max || this.#live.has(recordingId)) return null;
     const videos = tracks.filter((t) => t.kind === 'video');
     if (videos.length !== 1 || new Set(tracks.map((t) => t.participant)).size !== 1) return null;
-    const codec = videos[0]!.codec.mimeType.split('/')[1]!.toLowerCase();
+    const codec = codecName(videos[0]!.codec.mimeType);
     const release = this.#d.gate.tryAcquire(outputCost('mp4', codec), 1);
     if (!release) return null;
     const live = new LiveMp4(this.#d, recordingId, source, join(this.#dir, `${recordingId}.mp4`), logger, release, (outcome) => {
