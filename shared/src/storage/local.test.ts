@@ -61,3 +61,27 @@ test('a growing file is moved into place at the end, not copied', async () => {
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('local compose writes the pieces in order, a source being the target itself', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lw-local-'));
+  try {
+    const s = new LocalStorage(join(dir, 'store'));
+    await s.init();
+    await s.putBytes('r/raw.webm', '0123456789', 'video/webm');
+    await s.putBytes('r/runs/run-1.webm', 'abcdefghij', 'video/webm');
+    const { size } = await s.compose(
+      'r/raw.webm',
+      [
+        { bytes: Buffer.from('H') },
+        { key: 'r/raw.webm', start: 2, end: 6 },
+        { key: 'r/runs/run-1.webm', start: 5, end: 10 },
+        { bytes: Buffer.from('C') },
+      ],
+      'video/webm',
+    );
+    assert.equal(size, 11);
+    assert.equal((await s.getBytes('r/raw.webm'))?.toString(), 'H2345fghijC');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

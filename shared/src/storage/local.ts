@@ -4,7 +4,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { GrowingObject } from './growing.js';
-import { assertSafeKey, type ByteRange, type ObjectInfo, type Storage } from './storage.js';
+import { assertSafeKey, type ByteRange, type ComposePiece, type ObjectInfo, type Storage } from './storage.js';
 
 /**
  * Objects as files under a root directory. Writes go to a temporary name first and are
@@ -92,6 +92,29 @@ export class LocalStorage implements Storage {
         done = true;
       },
     };
+  }
+
+  async compose(key: string, pieces: readonly ComposePiece[], _contentType?: string): Promise<{ size: number }> {
+    let size = 0;
+    // Written to a temporary file first: a source may be the target itself.
+    await this.#atomicWrite(key, async (tmp) => {
+      const out = createWriteStream(tmp);
+      try {
+        for (const p of pieces) {
+          if ('bytes' in p) {
+            if (!out.write(p.bytes)) await new Promise<void>((r) => out.once('drain', () => r()));
+            size += p.bytes.length;
+            continue;
+          }
+          if (p.end <= p.start) continue;
+          await pipeline(createReadStream(this.#path(p.key), { start: p.start, end: p.end - 1 }), out, { end: false });
+          size += p.end - p.start;
+        }
+      } finally {
+        await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      }
+    });
+    return { size };
   }
 
   async getBytes(key: string): Promise<Buffer | null> {

@@ -173,3 +173,45 @@ test(
     }
   },
 );
+
+test(
+  'compose: an object made of stored ranges (copied inside S3) and bytes, replacing one of its sources',
+  { timeout: 120_000 },
+  async () => {
+    const storage = fromEnv({ S3_BUCKET: 'lw-int-compose' });
+    await storage.init();
+    try {
+      const MiB = 1024 * 1024;
+      const a = randomBytes(14 * MiB + 7);
+      const b = randomBytes(9 * MiB + 3);
+      await storage.putBytes('recordings/C/raw.webm', a, 'video/webm');
+      await storage.putBytes('recordings/C/runs/run-1.webm', b, 'video/webm');
+      const head = Buffer.from('new head');
+      const pieces = [
+        { bytes: head },
+        { key: 'recordings/C/raw.webm', start: 100, end: 12 * MiB }, // borrows its first bytes to fill part 1
+        { bytes: Buffer.from('cut cluster') },
+        { key: 'recordings/C/runs/run-1.webm', start: 0, end: 2 * MiB }, // short: uploaded
+        { key: 'recordings/C/runs/run-1.webm', start: 2 * MiB, end: b.length }, // copied
+        { bytes: Buffer.from('cues') },
+      ];
+      const expected = Buffer.concat([head, a.subarray(100, 12 * MiB), Buffer.from('cut cluster'), b, Buffer.from('cues')]);
+      const { size } = await storage.compose('recordings/C/raw.webm', pieces, 'video/webm');
+      assert.equal(size, expected.length);
+      const back = join(dir, 'composed.webm');
+      await storage.download('recordings/C/raw.webm', back);
+      assert.equal(sha(await readFile(back)), sha(expected), 'the object is the pieces in order, its own old bytes included');
+      assert.equal((await storage.stat('recordings/C/raw.webm'))?.contentType, 'video/webm');
+      // Small: one PUT.
+      await storage.compose(
+        'recordings/C/small.webm',
+        [{ bytes: head }, { key: 'recordings/C/runs/run-1.webm', start: 0, end: 10 }],
+        'video/webm',
+      );
+      assert.deepEqual(await storage.getBytes('recordings/C/small.webm'), Buffer.concat([head, b.subarray(0, 10)]));
+      await storage.deletePrefix('recordings/C/');
+    } finally {
+      storage.destroy();
+    }
+  },
+);

@@ -5,7 +5,10 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -15,13 +18,16 @@ import {
   PutObjectCommand,
   S3Client,
   S3ServiceException,
+  UploadPartCommand,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { traceS3Client } from './s3Spans.js';
 import type { GrowingObject } from './growing.js';
 import { S3GrowingObject, UPLOAD_CHUNK } from './s3Growing.js';
-import { assertSafeKey, type ByteRange, type ObjectInfo, type Storage } from './storage.js';
+import { planComposeParts } from './compose.js';
+import { assertSafeKey, type ByteRange, type ComposePiece, type ObjectInfo, type Storage } from './storage.js';
 
 export interface S3StorageOptions {
   /** "host[:port]" as in the reference document, or a full http(s) URL. Unset = AWS. */
@@ -155,6 +161,83 @@ export class S3Storage implements Storage {
 
   openGrowing(key: string, contentType: string): GrowingObject {
     return new S3GrowingObject(this.#client, this.#bucket, this.#key(key), contentType);
+  }
+
+  async compose(key: string, pieces: readonly ComposePiece[], contentType: string): Promise<{ size: number }> {
+    const fetch = async (k: string, start: number, end: number): Promise<Buffer> => {
+      const s = await this.getStream(k, { start, end: end - 1 });
+      if (!s) throw new Error(`no such object: ${k}`);
+      const chunks: Buffer[] = [];
+      for await (const c of s) chunks.push(c as Buffer);
+      const b = Buffer.concat(chunks);
+      if (b.length !== end - start) throw new Error(`${k}: read ${b.length} of bytes ${start}-${end}`);
+      return b;
+    };
+    const parts = await planComposeParts(pieces, MIN_PART, fetch);
+    const size = parts.reduce((n, p) => n + ('bytes' in p ? p.bytes.length : p.end - p.start), 0);
+    if (parts.length === 1 && 'bytes' in parts[0]!) {
+      await this.putBytes(key, parts[0].bytes, contentType);
+      return { size };
+    }
+    const target = this.#key(key);
+    const created = await this.#client.send(
+      new CreateMultipartUploadCommand({ Bucket: this.#bucket, Key: target, ContentType: contentType }),
+    );
+    const uploadId = created.UploadId;
+    if (!uploadId) throw new Error(`S3 gave no upload id for ${key}`);
+    try {
+      const etags: string[] = new Array<string>(parts.length);
+      // A few parts at a time: copies run inside the storage, so they overlap well.
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < parts.length) {
+          const i = next++;
+          const p = parts[i]!;
+          const PartNumber = i + 1;
+          if ('bytes' in p) {
+            const r = await this.#client.send(
+              new UploadPartCommand({
+                Bucket: this.#bucket,
+                Key: target,
+                UploadId: uploadId,
+                PartNumber,
+                Body: p.bytes,
+                ContentLength: p.bytes.length,
+              }),
+            );
+            if (!r.ETag) throw new Error(`S3 gave no ETag for part ${PartNumber} of ${key}`);
+            etags[i] = r.ETag;
+          } else {
+            const r = await this.#client.send(
+              new UploadPartCopyCommand({
+                Bucket: this.#bucket,
+                Key: target,
+                UploadId: uploadId,
+                PartNumber,
+                CopySource: `${this.#bucket}/${encodeURIComponent(this.#key(p.key))}`,
+                CopySourceRange: `bytes=${p.start}-${p.end - 1}`,
+              }),
+            );
+            const etag = r.CopyPartResult?.ETag;
+            if (!etag) throw new Error(`S3 gave no ETag for copied part ${PartNumber} of ${key}`);
+            etags[i] = etag;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(4, parts.length) }, worker));
+      await this.#client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.#bucket,
+          Key: target,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: etags.map((ETag, i) => ({ PartNumber: i + 1, ETag })) },
+        }),
+      );
+      return { size };
+    } catch (err) {
+      await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: target, UploadId: uploadId })).catch(() => {});
+      throw err;
+    }
   }
 
   async getBytes(key: string): Promise<Buffer | null> {

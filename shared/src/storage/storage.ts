@@ -18,6 +18,12 @@ export interface ByteRange {
   end: number;
 }
 
+/**
+ * A piece of an object made by Storage.compose: bytes given here, or bytes [start, end) of a
+ * stored object (copied inside the storage, never through this process when it can).
+ */
+export type ComposePiece = { bytes: Buffer } | { key: string; start: number; end: number };
+
 export interface Storage {
   readonly kind: 'local' | 's3';
   /** Makes sure the storage is usable (creates the directory / bucket). */
@@ -32,6 +38,12 @@ export interface Storage {
    * it grows, completed at the end for a cost that does not depend on its size.
    */
   openGrowing(key: string, contentType: string): GrowingObject;
+  /**
+   * Writes `key` as the pieces one after the other. A source may be `key` itself: it is read
+   * before it is replaced. S3: a multipart upload whose large ranges are server-side copies
+   * (UploadPartCopy); local: a file written beside the target and renamed over it.
+   */
+  compose(key: string, pieces: readonly ComposePiece[], contentType: string): Promise<{ size: number }>;
   /** Reads a whole object into memory; null when missing. For small objects (manifests). */
   getBytes(key: string): Promise<Buffer | null>;
   /** Streams an object or a byte range of it; null when missing. */
@@ -63,4 +75,8 @@ export const recordingKeys = {
   segment: (id: string, index: number) => `recordings/${id}/segments/seg-${String(index).padStart(5, '0')}.mkv`,
   segmentsPrefix: (id: string) => `recordings/${id}/segments/`,
   output: (id: string, file: string) => `recordings/${id}/${file}`,
+  /** A later capture run's continuous file (joined into the raw output at the end), and its layout. */
+  runFile: (id: string, run: number, ext: string) => `recordings/${id}/runs/run-${String(run).padStart(5, '0')}.${ext}`,
+  runLayout: (id: string, run: number) => `recordings/${id}/runs/run-${String(run).padStart(5, '0')}.layout.json`,
+  runsPrefix: (id: string) => `recordings/${id}/runs/`,
 };
