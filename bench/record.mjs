@@ -18,11 +18,13 @@
 // CPU (recorder process, its ffmpeg children) and RSS are sampled over --window seconds; then
 // all are stopped at once and stop → ready is measured.
 // Phase 2 (length): for each of --lengths (seconds of media), --repeat recordings at 2 Mbit/s,
-// fed --speed × faster than real time (the recorder copies packets; nothing in its stop path
-// depends on wall time, so it cannot tell), stopped once fed, stop → ready p50/p95. With
+// fed --speed × faster than real time (the recorder copies packets; nothing in its one-run stop
+// path depends on wall time, so it cannot tell), stopped once fed, stop → ready p50/p95. With
 // --rejoin each of them has two runs: halfway through its media the "SFU" tells the capture the
 // publisher rejoined (`restart-run`), the capture hands on to a new run and the feed moves to
-// the new run's ports, so the raw is joined from segments at stop (the multi-run path).
+// the new run's ports; each run keeps a continuous file and the raw is joined from them by byte
+// range at stop (mkv/join.ts). Runs are placed on the wall clock (live media), so a rejoin
+// bench is fed in real time whatever --speed says: faster feeds would overlap and be cut.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -451,14 +453,15 @@ async function main() {
     if (LENGTHS.length > 0) {
       const c = await clip(2000);
       console.log(
-        `\n## stop → ready by length, 2 Mbit/s, ${REPEAT} recordings each, fed at ${SPEED}× real time` +
+        `\n## stop → ready by length, 2 Mbit/s, ${REPEAT} recordings each, fed at ${flags.rejoin ? 1 : SPEED}× real time` +
           (flags.rejoin ? ', two runs each (a rejoin halfway)' : ''),
       );
       for (const L of LENGTHS) {
         const bytes0 = await metric('lw_recorder_stop_upload_bytes_sum');
         const fast0 = await metric('lw_recorder_finalize_path_total', 'path="fast"');
+        const joined0 = await metric('lw_recorder_finalize_path_total', 'path="join_runs"');
         const hs = [];
-        for (let i = 0; i < REPEAT; i++) hs.push(await startOne(c, L, L <= 10 ? 1 : SPEED, flags.rejoin));
+        for (let i = 0; i < REPEAT; i++) hs.push(await startOne(c, L, L <= 10 || flags.rejoin ? 1 : SPEED, flags.rejoin));
         await Promise.all(hs.map((h) => h.fed));
         // Fed faster than real time, storage may lag behind the files (it would not at 2 Mbit/s
         // in real time): wait until the uploads caught up, as they have in a real recording.
@@ -471,9 +474,10 @@ async function main() {
         const size = stops.reduce((a, s) => a + (s.rec.outputs.find((o) => o.name === 'raw')?.size ?? 0), 0) / stops.length;
         const bytes = ((await metric('lw_recorder_stop_upload_bytes_sum')) - bytes0) / REPEAT;
         const fast = (await metric('lw_recorder_finalize_path_total', 'path="fast"')) - fast0;
+        const joined = (await metric('lw_recorder_finalize_path_total', 'path="join_runs"')) - joined0;
         console.log(
           `${String(L).padStart(5)} s (${(size / 1024 / 1024).toFixed(0)} MB): stop → ready p50 ${pct(ms, 50).toFixed(0)} ms, p95 ${pct(ms, 95).toFixed(0)} ms; ` +
-            `uploaded after stop ${(bytes / 1024 / 1024).toFixed(1)} MB each; continuous file used ${fast}/${REPEAT}; ` +
+            `uploaded after stop ${(bytes / 1024 / 1024).toFixed(1)} MB each; continuous file used ${fast}/${REPEAT}, run files joined ${joined}/${REPEAT}; ` +
             `runs ${stops.map((x) => new Set(x.rec.segments.map((g) => g.run)).size).join('/')}; ` +
             `uploads caught up ${drainS.toFixed(1)} s after the feed; ${load()}`,
         );

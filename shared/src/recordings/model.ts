@@ -149,6 +149,11 @@ export const RunFileSchema = z.object({
   contentType: z.string(),
   size: z.number().int().nonnegative(),
   durationMs: z.number().nonnegative(),
+  /**
+   * Storage key of the file's layout (the recorder's mkv/layout.ts: clusters, tracks), with
+   * which finalize joins several runs' files by byte range; null when it could not be read.
+   */
+  layout: z.string().nullable().default(null),
 });
 export type RunFile = z.infer<typeof RunFileSchema>;
 
@@ -171,6 +176,12 @@ export const RecordingSchema = z.object({
   trigger: z.enum(['api', 'auto']),
   /** Wall-clock time the first frame reached the recorder (ISO), for duration and sync figures. */
   firstFrameAt: z.string().nullable().default(null),
+  /**
+   * Internal: wall-clock time (epoch ms) the first run's ffmpeg started. A later run writes its
+   * continuous file with its own start's distance from it (paused spans cut out) added to every
+   * timestamp, so the runs' files share the recording's timeline and join by byte range.
+   */
+  timelineAt: z.number().nullable().default(null),
   /** Internal: each capture run's tracks in stream order. */
   runTracks: z.array(RunTracksSchema).default([]),
   /** Everyone recorded, with their output and offsets (set at finalize). */
@@ -220,6 +231,7 @@ export function newRecording(args: { id: string; room: string; trigger: 'api' | 
     transitions: [{ status: 'starting', at }],
     trigger: args.trigger,
     firstFrameAt: null,
+    timelineAt: null,
     pauses: [],
     runTracks: [],
     participants: [],

@@ -76,7 +76,15 @@ export interface CaptureArgsOptions {
    * A continuous file of the whole run beside the segments (jobs/continuous.ts), in the raw
    * output's container. None when unset.
    */
-  continuous?: { path: string; format: RawContainer['format'] };
+  continuous?: {
+    path: string;
+    format: RawContainer['format'];
+    /**
+     * Seconds added to every timestamp in it: where this run starts on the recording's
+     * timeline, so that runs' files join by byte range (mkv/join.ts). Default 0.
+     */
+    offsetS?: number;
+  };
 }
 
 /** ffmpeg reading RTP described by an SDP file and copying it into Matroska segments. */
@@ -138,7 +146,11 @@ export function captureArgs(o: CaptureArgsOptions): FfmpegInvocation {
               // The same packets as the segments, one file: uploaded while it grows. Its muxer
               // rewrites only the header at the end (duration, seek head); cues go at the end.
               // prettier-ignore
-              options: ['-map', '0', '-c', 'copy', '-copyinkf', '-f', o.continuous.format, '-cluster_time_limit', '1000'],
+              options: [
+                '-map', '0', '-c', 'copy', '-copyinkf',
+                ...(o.continuous.offsetS ? ['-output_ts_offset', o.continuous.offsetS.toFixed(3)] : []),
+                '-f', o.continuous.format, '-cluster_time_limit', '1000',
+              ],
               path: o.continuous.path,
             },
           ],

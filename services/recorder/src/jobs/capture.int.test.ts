@@ -21,6 +21,7 @@ import {
   createLogger,
   createRedis,
   decodeMessage,
+  encodeMessage,
   jobIds,
   JobQueues,
   LocalStorage,
@@ -126,7 +127,8 @@ function sendRtp(videoPort: number, audioPort: number, seconds: number, o: { aud
 
 /**
  * The SFU's side of the tap protocol, played by the test: owner of room-1 in the registry;
- * a run's `connect` is recorded as a `listening` message in that recording's message list.
+ * a run's `connect` is recorded as a `listening` message in that recording's message list, and
+ * closes the recording's earlier runs' taps.
  */
 interface FakeSfuOptions {
   /** The answer to a run's `connect` instead of 204 (its tap gone, the worker refusing), or null. */
@@ -163,6 +165,8 @@ async function fakeSfu(conn: Redis, keys: ReturnType<typeof redisKeys>, prefix: 
           return send(fail.status, { error: { code: fail.code, message: `connect refused (${fail.code})` } });
         }
         const c = ConnectTapRequestSchema.parse(JSON.parse(body));
+        // As the SFU does: the new run is fed, so the earlier run's tap closes (its handover ends).
+        for (const other of [...open]) if (other.startsWith(`${id}/`) && Number(other.split('/')[1]) < Number(attempt)) open.delete(other);
         messages.get(id)?.push({ type: 'listening', recordingId: id, firstSegment: 0, host: c.host, tracks: c.tracks });
         return send(204);
       }
@@ -716,6 +720,70 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
           `uploaded at stop ${(atStop / MiB).toFixed(1)} MiB; stop → ready ${stopToReadyMs.toFixed(0)} ms`,
       );
       assert.ok(stopToReadyMs < 5000, `stop → ready ${stopToReadyMs.toFixed(0)} ms (target < 1 s; generous bound for a loaded machine)`);
+    },
+  );
+
+  test(
+    'a rejoin mid-recording: both runs keep a continuous file, joined by byte range at stop (no segment join), in wall-clock place',
+    { timeout: 120_000 },
+    async (t) => {
+      const clip = join(tmp, 'clip-2mbit.webm');
+      await access(clip).catch(() => encodeClip(clip));
+      const s = await setup(t, { SEGMENT_SECONDS: '2' });
+      const { rec, messages } = await s.startCapture();
+      const listenings = () => messages.filter((m): m is Extract<RecordingMessage, { type: 'listening' }> => m.type === 'listening');
+      const [v0, a0] = s.portsOf(await s.listening(messages, 30_000));
+      const sender0 = sendClip(clip, v0, a0, 30, 1);
+      s.children.push(sender0);
+      await waitFor('first-frame', () => messages.some((m) => m.type === 'first-frame'), 20_000);
+      const firstAt = performance.now();
+      await new Promise((r) => setTimeout(r, 6000));
+      // The SFU's word that the publisher came back: the capture hands on to a new run.
+      await s.conn.publish(
+        s.keys.recordingChannel(rec.id),
+        encodeMessage({ type: 'restart-run', recordingId: rec.id, reason: 'test rejoin' }),
+      );
+      const next = await waitFor('the second run listening', () => listenings()[1], 30_000);
+      sender0.kill('SIGKILL'); // the publisher's media moves to the new run
+      const [v1, a1] = s.portsOf(next);
+      const sender1 = sendClip(clip, v1, a1, 6, 1);
+      s.children.push(sender1);
+      await once(sender1, 'exit');
+      const wallS = (performance.now() - firstAt) / 1000;
+      const stopAt = performance.now();
+      await requestStop(s.store, s.conn, s.keys, rec.id);
+      const ready = await s.finalOf(rec.id, 60_000);
+      const stopToReadyMs = performance.now() - stopAt;
+      assert.equal(ready.status, 'ready', JSON.stringify(ready.error));
+      assert.equal(ready.runFiles.length, 2, 'a continuous file per run');
+      assert.ok(ready.runFiles[1]!.offsetMs >= 5000, `the second run placed at ${ready.runFiles[1]!.offsetMs} ms on the timeline`);
+      const paths = (await s.recorder.metrics.finalizePath.get()).values;
+      assert.equal(paths.find((v) => v.labels['path'] === 'join_runs')?.value, 1, 'the runs were joined by byte range');
+      assert.equal(paths.find((v) => v.labels['path'] === 'join')?.value, undefined, 'no segment join');
+      const { file, probe } = await probeStored(s, rec.id, 'raw.webm');
+      const duration = probe.format.duration ?? NaN;
+      // From the first frame to the last media: the wall time less the stop's own wait.
+      assert.ok(Math.abs(duration - wallS) <= 1.5, `joined ${duration.toFixed(2)} s, media spanned ${wallS.toFixed(2)} s`);
+      const raw = ready.outputs.find((o) => o.name === 'raw');
+      assert.ok(raw && Math.abs((raw.durationMs ?? 0) / 1000 - duration) <= 0.1, `the output's duration ${raw?.durationMs} ms`);
+      const decode = spawnSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8' });
+      assert.equal(decode.stderr.trim(), '', 'the joined file decodes without an error');
+      for (const kind of ['video', 'audio'] as const) {
+        const pts = (await probePackets(file, { select: kind === 'video' ? 'v' : 'a' }))
+          .filter((p) => Number.isFinite(p.pts))
+          .map((p) => p.pts);
+        for (let i = 1; i < pts.length; i++)
+          assert.ok(pts[i]! >= pts[i - 1]!, `${kind} timestamps go forward (${pts[i - 1]} then ${pts[i]})`);
+      }
+      assert.ok(await hasCues(file), 'cues present (the file is seekable)');
+      assert.deepEqual(await s.storage.list(recordingKeys.runsPrefix(rec.id)), [], 'the run files are gone once joined');
+      assert.deepEqual(
+        ready.participants.map((p) => [p.id, p.output, p.startOffsetMs]),
+        [['alice', 'raw', 0]],
+      );
+      t.diagnostic(
+        `two runs (second at ${ready.runFiles[1]!.offsetMs} ms), ${duration.toFixed(2)} s joined; stop → ready ${stopToReadyMs.toFixed(0)} ms`,
+      );
     },
   );
 

@@ -35,6 +35,7 @@ import {
   type RecordingMessage,
   type RunRetry,
   type TapSource,
+  withoutPauses,
 } from '@live-webrtc/shared';
 import type { Job } from 'bullmq';
 import { captureArgs, rawContainerFor, segmentIndexOf } from '../ffmpeg/args.js';
@@ -49,12 +50,14 @@ import { toFfmpegVp9Packet } from '../rtp/vp9.js';
 import { acceptedSenders, relaySource } from '../rtp/sources.js';
 import { TapError } from '../sfu/tapClient.js';
 import type { LiveMp4 } from '../transcode/liveMp4.js';
+import { readRunLayout } from '../mkv/layout.js';
 import { ContinuousFile } from './continuous.js';
 import { RtpLossCounter } from './rtpLoss.js';
 import { recordingWorkDir, type RecorderDeps, type RecorderSettings } from './deps.js';
 import { readyFromContinuousFile } from './finalize.js';
 import { forgetPid, rememberPid } from './leftovers.js';
 import { endPausedRun } from './pause.js';
+import { runFilesCovering } from './runFiles.js';
 import { recordRunTracks } from './runTracks.js';
 import { SegmentUploader } from './segments.js';
 
@@ -156,10 +159,11 @@ export function captureHandler(d: RecorderDeps, shutdown: AbortSignal): JobHandl
     d.metrics.captureCapacity.dec();
     d.costs.add(data.recordingId, d.costs.costOf(rec.tracks));
     try {
-      // The first run of a recording writes a continuous file too (the fast path to `ready`);
-      // later runs only segments, joined at finalize with the earlier ones.
-      const continuous = run === 0 && rec.firstFrameAt === null;
-      return await new Capture(d, data, run, log, AbortSignal.any([signal, shutdown]), job, continuous, retry).run();
+      // Every run writes a continuous file beside its segments. The first run with media writes
+      // it as the raw output itself (the fast path to `ready`); a later one as a run file on the
+      // same timeline, joined with the others by byte range at the end (mkv/join.ts).
+      const first = rec.firstFrameAt === null;
+      return await new Capture(d, data, run, log, AbortSignal.any([signal, shutdown]), job, first, retry).run();
     } finally {
       d.costs.remove(data.recordingId);
       d.metrics.activeCaptures.dec();
@@ -314,7 +318,10 @@ class Capture {
   #uploader: SegmentUploader | undefined;
   #stall: StallDetector | undefined;
   #stallStarted = false;
-  readonly #wantsContinuous: boolean;
+  /** No earlier run recorded media: this run's continuous file is the raw output. */
+  readonly #first: boolean;
+  /** Where this run's continuous file sits on the recording's timeline (ms), or null: it writes none. */
+  #continuousOffsetMs: number | null = null;
   readonly #rtpLoss: RtpLossCounter;
   #continuous: ContinuousFile | undefined;
   #liveMp4: LiveMp4 | undefined;
@@ -329,7 +336,7 @@ class Capture {
     log: Logger,
     signal: AbortSignal,
     job: Job,
-    continuous: boolean,
+    first: boolean,
     retry?: RunRetry,
   ) {
     this.#d = d;
@@ -341,7 +348,7 @@ class Capture {
     this.#job = job;
     this.#id = data.recordingId;
     this.#dir = recordingWorkDir(d.settings, data.recordingId);
-    this.#wantsContinuous = continuous;
+    this.#first = first;
     this.#rtpLoss = new RtpLossCounter(d.metrics);
     this.#retry = retry;
   }
@@ -375,7 +382,8 @@ class Capture {
       this.#uploader.start();
       this.#continuous?.start();
       // Its mp4 encoded from the continuous file as it grows (transcode/liveMp4.ts), when wanted.
-      if (this.#continuous) this.#liveMp4 = d.liveMp4?.start(this.#id, this.#planContinuous()!.path, this.#tracks, this.#log) ?? undefined;
+      if (this.#continuous && this.#first)
+        this.#liveMp4 = d.liveMp4?.start(this.#id, this.#planContinuous()!.path, this.#tracks, this.#log) ?? undefined;
       await this.#connectTap();
       this.#listeningAt = Date.now();
       // After connecting, not before: every millisecond before it is media lost in a takeover.
@@ -434,19 +442,19 @@ class Capture {
       void this.#closeTap();
       // Hand on first, upload after: the next run starts while this one's last segments go up.
       if (!continued) continued = await this.#handOnIfNeeded(reason);
-      // Only a run that ends the recording completes its continuous file; its ffmpeg must
-      // have closed it (not killed).
+      // A run's continuous file is stored when its ffmpeg closed it (not killed) after media.
       const finalizing = !continued && reason !== 'recording_gone' && this.#sawFirstFrame;
       const closed = !exit.killed && exit.signal === null && exit.error === null;
       const ffmpegDoneMs = Math.round(performance.now() - stopT0);
-      // The continuous file first: once it is stored, the segments still queued for upload are
-      // not needed (they are the crash-safe copy) and are skipped, so a backlog never delays
-      // `ready`. Without it, every segment is uploaded for finalize to join.
-      const stored = await this.#finishContinuous(finalizing && closed);
-      // Before `ready` (below): from here the mp4 job waits for the live mp4.
-      if (stored) await this.#liveMp4?.sourceComplete();
+      // The continuous file first: once the run files cover the recording, the segments still
+      // queued for upload are not needed (they are the crash-safe copy) and are skipped, so a
+      // backlog never delays `ready`. Otherwise every segment is uploaded for finalize to join.
+      const stored = await this.#finishContinuous(closed && this.#sawFirstFrame && reason !== 'recording_gone');
+      // Before `ready` (below): from here the mp4 job waits for the live mp4 (first run only).
+      if (stored && finalizing && this.#first) await this.#liveMp4?.sourceComplete();
       else await this.#liveMp4?.drop('run_not_raw');
-      const { uploaded, failed, skipped } = stored
+      const covered = stored !== null && finalizing && runFilesCovering(stored, await this.#localRuns()) !== null;
+      const { uploaded, failed, skipped } = covered
         ? await this.#uploader.drop().then((r) => ({ uploaded: r.uploaded, failed: 0, skipped: r.skipped }))
         : await this.#uploader.finish().then((r) => ({ ...r, skipped: 0 }));
       const uploadsDoneMs = Math.round(performance.now() - stopT0);
@@ -868,6 +876,7 @@ class Capture {
       await rm(progressPath, { force: true });
       const continuous = this.#planContinuous();
       if (continuous) await rm(continuous.path, { force: true });
+      const offsetMs = await this.#placeContinuous();
       const ff = runFfmpeg(
         captureArgs({
           sdpPath,
@@ -879,7 +888,9 @@ class Capture {
           probeMs: d.settings.firstFrameTimeoutMs,
           mediaTimeoutS: d.settings.mediaTimeoutS,
           progressPath,
-          ...(continuous ? { continuous: { path: continuous.path, format: continuous.format } } : {}),
+          ...(continuous && offsetMs !== null
+            ? { continuous: { path: continuous.path, format: continuous.format, offsetS: offsetMs / 1000 } }
+            : {}),
         }),
         { ffmpegPath: d.settings.ffmpegPath, logger: this.#log, onLine: (line) => this.#onLine(line) },
       );
@@ -895,10 +906,13 @@ class Capture {
         // A recorder killed with its children gone astray: the next start ends this pid.
         if (ff.pid !== undefined) await rememberPid(this.#dir, this.#run, ff.pid, d.recorderId);
         await this.#startRelays();
-        if (continuous) {
+        if (continuous && offsetMs !== null) {
+          this.#continuousOffsetMs = offsetMs;
           this.#continuous = new ContinuousFile({
             path: continuous.path,
-            key: recordingKeys.output(this.#id, continuous.file),
+            key: this.#first
+              ? recordingKeys.output(this.#id, continuous.file)
+              : recordingKeys.runFile(this.#id, this.#run, continuous.format === 'webm' ? 'webm' : 'mkv'),
             contentType: continuous.contentType,
             storage: d.storage,
             metrics: d.metrics,
@@ -918,48 +932,96 @@ class Capture {
     throw lastErr instanceof Error ? lastErr : new Error(String(lastErr));
   }
 
-  /** Where and how this run writes its continuous file, or null when it writes none. */
+  /**
+   * Where this run's continuous file starts on the recording's timeline, ms, taken just before
+   * its ffmpeg starts: 0 for the first run (which notes the time), else the distance from the
+   * first run's start with the paused spans cut out. Both are ffmpeg start times, so the delay
+   * to the first packet cancels out. Null when there is nothing to place it against.
+   */
+  async #placeContinuous(): Promise<number | null> {
+    const now = Date.now();
+    if (this.#first) {
+      await this.#d.store.update(this.#id, (r) => ({ ...r, timelineAt: now }));
+      return 0;
+    }
+    const rec = await this.#d.store.get(this.#id);
+    if (rec?.timelineAt == null) return null;
+    return Math.max(0, withoutPauses(now, rec.pauses) - rec.timelineAt);
+  }
+
+  /** Runs with files in this recording's work directory (their SDP). */
+  async #localRuns(): Promise<number[]> {
+    const local = await readdir(this.#dir).catch(() => [] as string[]);
+    return local
+      .map((f) => /^run-(\d+)\.sdp$/.exec(f)?.[1])
+      .filter((n): n is string => n !== undefined)
+      .map(Number);
+  }
+
+  /** Where and how this run writes its continuous file. */
   #planContinuous(): { path: string; format: 'webm' | 'matroska'; file: string; contentType: string } | null {
-    if (!this.#wantsContinuous) return null;
     const c = rawContainerFor(this.#tracks.map((t) => codecName(t.codec.mimeType)));
     return { ...c, path: join(this.#dir, `run-${this.#run}.continuous.${c.format === 'webm' ? 'webm' : 'mkv'}`) };
   }
 
   /**
-   * Completes the continuous file when `use` (the run ends the recording and ffmpeg closed the
-   * file) and lists it in the manifest for finalize; else drops it (finalize joins segments).
+   * Completes the continuous file when `use` (ffmpeg closed it after media), stores its layout
+   * and lists both in the manifest; else drops it (finalize joins segments). The recording as
+   * updated, or null when nothing was stored.
    */
-  async #finishContinuous(use: boolean): Promise<boolean> {
+  async #finishContinuous(use: boolean): Promise<Recording | null> {
     const c = this.#continuous;
-    if (!c) return false;
+    if (!c) return null;
     if (!use) {
       await c.abort();
-      return false;
+      return null;
     }
-    const done = await c.complete();
-    if (!done) return false;
+    const d = this.#d;
     const plan = this.#planContinuous()!;
-    await this.#d.store.update(this.#id, (r) => ({
+    // Read before completing: local storage moves the file into place.
+    const layout = await readRunLayout(plan.path).catch((err: unknown) => {
+      this.#log.warn({ err }, "could not read the continuous file's layout; it cannot be joined with other runs");
+      return null;
+    });
+    const done = await c.complete();
+    if (!done) return null;
+    let layoutKey: string | null = null;
+    if (layout) {
+      const key = recordingKeys.runLayout(this.#id, this.#run);
+      await d.storage
+        .putBytes(key, JSON.stringify(layout), 'application/json')
+        .then(() => (layoutKey = key))
+        .catch((err: unknown) => this.#log.warn({ err }, "could not store the continuous file's layout"));
+    }
+    const rec = await d.store.update(this.#id, (r) => ({
       ...r,
       runFiles: [
         ...r.runFiles.filter((f) => !(f.output === 'raw' && f.run === this.#run)),
         {
           output: 'raw',
           run: this.#run,
-          offsetMs: 0,
+          offsetMs: this.#continuousOffsetMs ?? 0,
           key: done.key,
           file: plan.file,
           contentType: plan.contentType,
           size: done.size,
           durationMs: done.durationMs,
+          layout: layoutKey,
         },
       ],
     }));
     this.#log.info(
-      { size: done.size, durationMs: done.durationMs, bytesAtEnd: done.bytesAtEnd, completeMs: Math.round(done.completeMs) },
+      {
+        size: done.size,
+        durationMs: done.durationMs,
+        offsetMs: this.#continuousOffsetMs,
+        bytesAtEnd: done.bytesAtEnd,
+        completeMs: Math.round(done.completeMs),
+        clusters: layout?.clusters.length,
+      },
       'continuous file completed',
     );
-    return true;
+    return rec;
   }
 
   /**

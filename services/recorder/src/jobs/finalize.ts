@@ -34,7 +34,10 @@ import { ffprobe, probeTimeline } from '../ffmpeg/probe.js';
 import { runFfmpeg } from '../ffmpeg/runner.js';
 import { recordingWorkDir, type RecorderDeps } from './deps.js';
 import { finalizeParticipants, planParticipants, saveParticipants } from './participants.js';
+import { planJoin, type JoinRun } from '../mkv/join.js';
+import type { RunLayout } from '../mkv/layout.js';
 import { retry } from './retry.js';
+import { runFilesCovering } from './runFiles.js';
 
 export interface FinalizeResult {
   outcome: 'ready' | 'skipped';
@@ -112,8 +115,20 @@ async function finalize(d: RecorderDeps, data: FinalizeRecording, log: Logger): 
   const workDir = recordingWorkDir(d.settings, id);
   const fast = await continuousFileFor(rec, workDir);
   if ('file' in fast) return readyFromRunFile(d, rec, fast.file, workDir, log);
-  d.metrics.finalizePath.inc({ path: 'join', reason: fast.reason });
-  log.info({ reason: fast.reason }, 'joining segments (no continuous file covers the recording)');
+  let reason: JoinReason = 'reason' in fast ? fast.reason : 'runs_not_joinable';
+  if ('runs' in fast) {
+    try {
+      return await readyFromRunFiles(d, rec, fast.runs, workDir, log);
+    } catch (err) {
+      // Files that cannot be joined as they are (a layout lost, tracks that differ after all):
+      // the segments hold the same media, so this is slower, not fatal.
+      if (!(err instanceof RunJoinError)) throw err;
+      log.warn({ err }, 'the run files cannot be joined; joining segments instead');
+      reason = 'runs_not_joinable';
+    }
+  }
+  d.metrics.finalizePath.inc({ path: 'join', reason });
+  log.info({ reason }, 'joining segments (no continuous file covers the recording)');
   const dir = join(workDir, 'finalize');
   await rm(dir, { recursive: true, force: true }); // a retry starts clean
   await mkdir(dir, { recursive: true });
@@ -186,25 +201,39 @@ async function finalize(d: RecorderDeps, data: FinalizeRecording, log: Logger): 
   return { outcome: 'ready', file: container.file, size, durationMs: durationMs ?? undefined, segments: segments.length };
 }
 
-/** Why finalize cannot use a continuous file (it joins segments instead). */
-type JoinReason = 'no_run_file' | 'several_runs' | 'several_participants';
+/** Why finalize cannot use continuous files (it joins segments instead). */
+type JoinReason = 'no_run_file' | 'several_runs' | 'several_participants' | 'runs_not_joinable';
+
+/** Run files that cannot be joined by byte range (finalize joins segments instead). */
+class RunJoinError extends Error {
+  override name = 'RunJoinError';
+}
 
 /**
- * The run file that *is* the raw output: the recording had one run, and that run completed its
- * continuous file. Several runs (a crash, takeover, rejoin, pause) or a run whose ffmpeg was
- * killed mean joining segments.
+ * The continuous files that hold the whole recording (runFiles.ts): one that *is* the raw
+ * output already, or several to join by byte range (a rejoin, pause, handover: each run that
+ * ended well stored its own). A run whose ffmpeg was killed or crashed, or several people,
+ * mean joining segments.
  */
-async function continuousFileFor(rec: Recording, workDir: string): Promise<{ file: RunFile } | { reason: JoinReason }> {
-  const file = rec.runFiles.find((f) => f.output === 'raw');
-  if (!file) return { reason: 'no_run_file' };
-  if (rec.segments.some((s) => s.run !== file.run)) return { reason: 'several_runs' };
-  // Several people in the run: finalize makes an output each (participants.ts), not one file.
-  const tracks = rec.runTracks.find((l) => l.run === file.run)?.tracks ?? rec.tracks;
-  if (new Set(tracks.map((t) => t.participant)).size > 1) return { reason: 'several_participants' };
-  // Another run that left only local files here (its upload failed) counts too.
+async function continuousFileFor(
+  rec: Recording,
+  workDir: string,
+): Promise<{ file: RunFile } | { runs: RunFile[] } | { reason: JoinReason }> {
+  // A run that left only local files here (its upload failed) counts too.
   const local = await readdir(workDir).catch(() => [] as string[]);
-  if (local.some((f) => /^run-(\d+)\.sdp$/.exec(f)?.[1] !== undefined && f !== `run-${file.run}.sdp`)) return { reason: 'several_runs' };
-  return { file };
+  const localRuns = local
+    .map((f) => /^run-(\d+)\.sdp$/.exec(f)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number);
+  const files = runFilesCovering(rec, localRuns);
+  if (!files) {
+    if (!rec.runFiles.some((f) => f.output === 'raw')) return { reason: 'no_run_file' };
+    const people = new Set(rec.runTracks.flatMap((l) => l.tracks.map((t) => t.participant)));
+    return { reason: people.size > 1 ? 'several_participants' : 'several_runs' };
+  }
+  const [only] = files;
+  if (files.length === 1 && only!.key === recordingKeys.output(rec.id, only!.file)) return { file: only! };
+  return { runs: files };
 }
 
 /**
@@ -217,8 +246,9 @@ export async function readyFromContinuousFile(d: RecorderDeps, rec: Recording, l
   try {
     const t0 = performance.now();
     const fast = await continuousFileFor(rec, workDir);
-    if (!('file' in fast)) return false;
-    await readyFromRunFile(d, rec, fast.file, workDir, log);
+    if ('reason' in fast) return false;
+    if ('file' in fast) await readyFromRunFile(d, rec, fast.file, workDir, log);
+    else await readyFromRunFiles(d, rec, fast.runs, workDir, log);
     d.metrics.finalizeSeconds.observe((performance.now() - t0) / 1000);
     return true;
   } catch (err) {
@@ -241,19 +271,7 @@ async function readyFromRunFile(d: RecorderDeps, rec: Recording, file: RunFile, 
     progress: 1,
     durationMs: file.durationMs,
   };
-  // The one participant, listed as the joined path lists them (the whole raw output is theirs).
-  const tracks = rec.runTracks.find((l) => l.run === file.run)?.tracks ?? rec.tracks;
-  const who = tracks[0]?.participant;
-  if (who !== undefined && rec.participants.length === 0) {
-    const participant = {
-      id: who,
-      output: 'raw',
-      startOffsetMs: 0,
-      endOffsetMs: file.durationMs,
-      tracks: tracks.map(({ kind, codec }) => ({ kind, codec })),
-    };
-    await d.store.update(id, (r) => ({ ...r, participants: [participant] }));
-  }
+  await listOneParticipant(d, rec, file.run, file.durationMs);
   // Counted before the transition: whoever sees `ready` sees the path that made it.
   d.metrics.finalizePath.inc({ path: 'fast', reason: 'one_run' });
   const done = await d.lifecycle.markReady(id, raw);
@@ -265,6 +283,105 @@ async function readyFromRunFile(d: RecorderDeps, rec: Recording, file: RunFile, 
     'recording ready (continuous file)',
   );
   return { outcome: 'ready', file: file.file, size: info.size, durationMs: file.durationMs, segments: rec.segments.length };
+}
+
+/** The one participant, listed as the joined path lists them (the whole raw output is theirs). */
+async function listOneParticipant(d: RecorderDeps, rec: Recording, run: number, durationMs: number): Promise<void> {
+  const tracks = rec.runTracks.find((l) => l.run === run)?.tracks ?? rec.tracks;
+  const who = tracks[0]?.participant;
+  if (who === undefined || rec.participants.length > 0) return;
+  const participant = {
+    id: who,
+    output: 'raw',
+    startOffsetMs: 0,
+    endOffsetMs: durationMs,
+    tracks: tracks.map(({ kind, codec }) => ({ kind, codec })),
+  };
+  await d.store.update(rec.id, (r) => ({ ...r, participants: [participant] }));
+}
+
+/**
+ * Several runs' files joined into the raw output by byte range (mkv/join.ts): a new head, the
+ * runs' clusters copied inside the storage, and cues. The first run's file is the raw output's
+ * own object and is replaced; so a retry first checks whether an earlier attempt already did.
+ */
+async function readyFromRunFiles(d: RecorderDeps, rec: Recording, files: RunFile[], workDir: string, log: Logger): Promise<FinalizeResult> {
+  const id = rec.id;
+  const t0 = performance.now();
+  const first = files[0]!;
+  const key = recordingKeys.output(id, first.file);
+  const runs: JoinRun[] = await Promise.all(
+    files.map(async (f) => {
+      const raw = f.layout ? await d.storage.getBytes(f.layout) : null;
+      if (!raw) throw new RunJoinError(`the layout of run ${f.run} is missing from storage`);
+      return { key: f.key, layout: JSON.parse(raw.toString('utf8')) as RunLayout };
+    }),
+  );
+  let size: number;
+  let durationMs: number;
+  if (await alreadyJoined(d, key)) {
+    size = (await d.storage.stat(key))?.size ?? 0;
+    durationMs = runs[runs.length - 1]!.layout.durationMs;
+    log.info('the raw output was joined by an earlier attempt');
+  } else {
+    const plan = await planJoin(runs, (k, start, end) => readRange(d, k, start, end)).catch((err: unknown) => {
+      throw new RunJoinError(`the runs cannot be joined: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    let tries = 0;
+    const compose = async (): Promise<void> => {
+      // A failed attempt may have completed after all: a retry must not copy from its result.
+      if (tries++ > 0 && (await alreadyJoined(d, key))) return;
+      await d.storage.compose(key, plan.pieces, first.contentType);
+    };
+    // Storage down for a while (an S3 outage) must not fail the recording: ~3 minutes.
+    await retry(compose, {
+      attempts: 60,
+      maxDelayMs: 3000,
+      onRetry: (err, attempt) => log.warn({ err, attempt }, 'joining the run files failed; retrying'),
+    }).catch((err: unknown) => {
+      throw new FinalizeError('upload_failed', `joining the run files failed: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    size = plan.size;
+    durationMs = plan.durationMs;
+  }
+  durationMs = Math.round(durationMs);
+  const raw: RecordingOutput = {
+    name: 'raw',
+    file: first.file,
+    contentType: first.contentType,
+    size,
+    status: 'ready',
+    progress: 1,
+    durationMs,
+  };
+  await listOneParticipant(d, rec, first.run, durationMs);
+  d.metrics.finalizePath.inc({ path: 'join_runs', reason: 'several_runs' });
+  const done = await d.lifecycle.markReady(id, raw);
+  if (done.status !== 'ready') throw new Error(`recording ${id} became ${done.status} while finalizing`);
+  if (done.stoppedAt) d.metrics.stopToReadySeconds.observe(Math.max(0, Date.now() - Date.parse(done.stoppedAt)) / 1000);
+  await rm(workDir, { recursive: true, force: true });
+  // The run files live on inside the raw output; their own objects are not needed any more.
+  await d.storage.deletePrefix(recordingKeys.runsPrefix(id)).catch((err: unknown) => log.warn({ err }, 'could not delete the run files'));
+  log.info(
+    { file: first.file, size, durationMs, runs: files.map((f) => f.run), ms: Math.round(performance.now() - t0) },
+    'recording ready (run files joined)',
+  );
+  return { outcome: 'ready', file: first.file, size, durationMs, segments: rec.segments.length };
+}
+
+/** Whether the object at `key` is a file mkv/join.ts wrote (its Info names us as the muxer). */
+async function alreadyJoined(d: RecorderDeps, key: string): Promise<boolean> {
+  const head = await readRange(d, key, 0, 4096).catch(() => null);
+  return head !== null && head.includes(JOINED_MARK);
+}
+const JOINED_MARK = Buffer.concat([Buffer.from([0x4d, 0x80, 0x80 | 'live-webrtc'.length]), Buffer.from('live-webrtc')]);
+
+async function readRange(d: RecorderDeps, key: string, start: number, end: number): Promise<Buffer> {
+  const s = await d.storage.getStream(key, { start, end: end - 1 });
+  if (!s) throw new Error(`no such object: ${key}`);
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
 }
 
 const withOutput = (outputs: RecordingOutput[], o: RecordingOutput): RecordingOutput[] => [...outputs.filter((x) => x.name !== o.name), o];
