@@ -8,6 +8,8 @@ export interface RetryOptions {
   baseDelayMs?: number;
   /** Longest wait between tries, ms. Default 8000. */
   maxDelayMs?: number;
+  /** Whether an error is worth another try (default: every error). */
+  retryIf?: (err: unknown) => boolean;
   /** Called after each failed try that will be retried. */
   onRetry?: (err: unknown, attempt: number) => void;
 }
@@ -20,7 +22,7 @@ export async function retry<T>(fn: () => Promise<T>, o: RetryOptions = {}): Prom
     try {
       return await fn();
     } catch (err) {
-      if (attempt >= attempts) throw err;
+      if (attempt >= attempts || (o.retryIf && !o.retryIf(err))) throw err;
       o.onRetry?.(err, attempt);
       await sleep(delay);
       delay = Math.min(delay * 2, o.maxDelayMs ?? 8000);

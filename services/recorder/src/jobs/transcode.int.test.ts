@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import {
   createLogger,
+  createStorage,
   createRedis,
   jobIds,
   JobQueues,
@@ -149,7 +150,7 @@ describe('transcoding with real Redis, ffmpeg and storage', () => {
       ...env,
     });
     const conn = createRedis(redis.url, 'test');
-    const storage = new LocalStorage(recordDir);
+    const storage = config.S3_BUCKET ? createStorage(config) : new LocalStorage(recordDir);
     await storage.init();
     const store = new RecordingStore(conn, redisKeys(prefix), storage);
     const queues = new JobQueues(conn, prefix);
@@ -197,7 +198,7 @@ describe('transcoding with real Redis, ffmpeg and storage', () => {
       await storage.download(recordingKeys.output(id, file), path);
       return path;
     };
-    return { store, storage, record, settled, fetchFile, conn, prefix };
+    return { store, storage, record, settled, fetchFile, conn, prefix, queues };
   }
 
   test('a VP8 + Opus recording gets mp4, hls, poster, sprite and audio that match its raw file', { timeout: 180_000 }, async (t) => {
@@ -398,6 +399,52 @@ describe('transcoding with real Redis, ffmpeg and storage', () => {
     assert.ok((await bandLevel(path, 1500)) > -40, "the second participant's 1500 Hz tone is in the mix");
     const raw = await s.fetchFile(id, rec.outputs.find((o) => o.name === 'raw')!.file);
     assert.ok(Math.abs((p.format.duration ?? 0) - (await durationOf(raw))) <= 0.25);
+  });
+
+  test('the S3 gateway down when an output starts: the transcode waits for it instead of failing', { timeout: 240_000 }, async (t) => {
+    const url = new URL('../../../../tests/dist/support/ceph-s3.js', import.meta.url).href;
+    type Ceph = { endpoint: string; region: string; accessKey: string; secretKey: string; stop(): Promise<void> };
+    type Gateway = { stopGateway(): Promise<void>; startGateway(): Promise<void> };
+    const s3 = await ((await import(url)) as { startCephS3(): Promise<Ceph & Gateway> }).startCephS3();
+    t.after(() => s3.stop());
+    const s = await setup(t, {
+      TRANSCODE_OUTPUTS: 'poster',
+      S3_ENDPOINT: s3.endpoint,
+      S3_REGION: s3.region,
+      S3_BUCKET: `lw-tc-${process.pid}`,
+      S3_ACCESS_KEY: s3.accessKey,
+      S3_SECRET_KEY: s3.secretKey,
+      S3_USE_SSL: '0',
+      S3_PATH_STYLE: '1',
+    });
+    await s.storage.init();
+    const segment = join(tmp, 'vp8-outage.mkv');
+    await makeSource(segment, { kind: 'vp8', seconds: 2, size: '320x180' });
+    const id = await s.record(segment, [
+      { kind: 'video', codec: 'vp8', participant: 'alice' },
+      { kind: 'audio', codec: 'opus', participant: 'alice' },
+    ]);
+    const first = await s.settled(id, 120_000);
+    assert.equal(first.outputs.find((o) => o.name === 'poster')?.status, 'ready');
+    // The poster asked for again while the gateway is down for 10 s (longer than the job's own
+    // attempts and backoff: 3 tries, 1 + 2 s): it must wait and then be made.
+    await s.store.update(id, (r) => ({
+      ...r,
+      outputs: r.outputs.map((o) => (o.name === 'poster' ? { ...o, status: 'pending' as const, progress: 0 } : o)),
+    }));
+    await s3.stopGateway();
+    const downAt = Date.now();
+    await s.queues.enqueue(
+      'TranscodeRecording',
+      { v: 1, recordingId: id, output: 'poster' },
+      { jobId: `${jobIds.transcode(id, 'poster')}-again` },
+    );
+    await new Promise((r) => setTimeout(r, 10_000));
+    await s3.startGateway();
+    const rec = await s.settled(id, 180_000);
+    const poster = rec.outputs.find((o) => o.name === 'poster');
+    assert.equal(poster?.status, 'ready', JSON.stringify(poster?.error));
+    t.diagnostic(`poster ready ${((Date.now() - downAt) / 1000).toFixed(1)} s after the gateway stopped (down 10 s)`);
   });
 
   test('a failing output is failed with a reason; the raw and the other outputs are untouched', { timeout: 60_000 }, async (t) => {

@@ -205,19 +205,10 @@ async function transcode(
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     const rawKey = recordingKeys.output(id, raw.file);
-    const input = await retry(() => openRaw(d.storage, rawKey, join(dir, raw.file)), { attempts: 3 }).catch((err: unknown) => {
-      throw new TranscodeError('raw_unreadable', `the raw file could not be read: ${err instanceof Error ? err.message : String(err)}`);
-    });
-    lap('openMs');
-    const probed = await probeSource(input.input, d.settings.ffprobePath).catch((err: unknown) => {
-      throw new TranscodeError(
-        'raw_unreadable',
-        `the raw file is not readable: ${redact(err instanceof Error ? err.message : String(err), input)}`,
-      );
-    });
+    const { input, probed } = await openAndProbe(d, rawKey, join(dir, raw.file), log);
+    lap('openMs'); // opening and probing
     // Several participants: each placed at the start offset the manifest gives them.
     const src = placeParticipants(probed, rec.participants);
-    lap('probeMs');
     const t0 = performance.now();
     await updateOutput(
       d.store,
@@ -268,6 +259,45 @@ async function transcode(
 }
 
 /** A message without the presigned URL of the raw (it would open the raw to whoever reads the error). */
+/**
+ * The raw file opened (a presigned URL, or a local path) and probed. The storage down for a
+ * while (an S3 outage: a soak saw 3 outputs fail on a 30-second one) must not fail the output,
+ * so an unreachable raw is retried for ~3 minutes; a raw the storage has but ffprobe cannot read
+ * fails at once.
+ */
+async function openAndProbe(
+  d: TranscodeDeps,
+  rawKey: string,
+  localPath: string,
+  log: Logger,
+): Promise<{ input: RawInput; probed: Awaited<ReturnType<typeof probeSource>> }> {
+  const attempt = async (): Promise<{ input: RawInput; probed: Awaited<ReturnType<typeof probeSource>> }> => {
+    const input = await openRaw(d.storage, rawKey, localPath);
+    try {
+      return { input, probed: await probeSource(input.input, d.settings.ffprobePath) };
+    } catch (err) {
+      const message = redact(err instanceof Error ? err.message : String(err), input);
+      const present = await d.storage.stat(rawKey).then(
+        (st) => st !== null,
+        () => false,
+      );
+      if (present) throw new PermanentTranscodeError('raw_unreadable', `the raw file is not readable: ${message}`);
+      // Not the caught error as the cause: its message holds the presigned URL, redacted here.
+      // eslint-disable-next-line preserve-caught-error
+      throw new Error(message);
+    }
+  };
+  return retry(attempt, {
+    attempts: 60,
+    maxDelayMs: 3000,
+    retryIf: (err) => !(err instanceof PermanentTranscodeError),
+    onRetry: (err, n) => log.warn({ err, attempt: n }, 'the raw file cannot be reached; retrying'),
+  }).catch((err: unknown) => {
+    if (err instanceof PermanentTranscodeError) throw err;
+    throw new TranscodeError('raw_unreadable', `the raw file could not be read: ${err instanceof Error ? err.message : String(err)}`);
+  });
+}
+
 function redact(message: string, raw: RawInput): string {
   return raw.via === 'url' ? message.split(raw.input).join('<raw>') : message;
 }
@@ -437,8 +467,10 @@ async function runTracked(
 
 async function uploadFiles(d: TranscodeDeps, id: string, files: Made['files'], log: Logger): Promise<void> {
   for (const f of files) {
+    // Storage down for a while must not fail the output (as above): ~3 minutes.
     await retry(() => d.storage.putFile(recordingKeys.output(id, f.file), f.path, f.contentType), {
-      attempts: 4,
+      attempts: 60,
+      maxDelayMs: 3000,
       onRetry: (err, attempt) => log.warn({ err, attempt, file: f.file }, 'output upload failed; retrying'),
     }).catch((err: unknown) => {
       throw new TranscodeError('upload_failed', `uploading ${f.file} failed: ${err instanceof Error ? err.message : String(err)}`);
