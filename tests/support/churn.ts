@@ -42,7 +42,8 @@ export interface TrackedRecording {
   stopRequested: boolean;
   /**
    * Media lost, s: the active wall time (first frame → stop) not covered by any stored segment
-   * (each placed on the wall clock by its run's start), minus the time the publisher was away.
+   * or run file (each placed on the wall clock by its run's start), minus the time the publisher
+   * was away.
    * Null until ready.
    */
   lostS: number | null;
@@ -262,10 +263,24 @@ export class Churn {
     }
     const raw = await this.#redis.get(`lw:rec:${t.id}`).catch(() => null);
     if (!raw) return null;
-    const segs = (JSON.parse(raw) as { segments?: { start: number | null; end: number | null; runAt: number | null }[] }).segments ?? [];
-    const spans = segs
+    const rec = JSON.parse(raw) as {
+      segments?: { start: number | null; end: number | null; runAt: number | null }[];
+      runFiles?: { output: string; offsetMs: number; durationMs: number }[];
+      timelineAt?: number | null;
+    };
+    const segs = (rec.segments ?? [])
       .filter((x) => x.start !== null && x.end !== null && x.runAt !== null)
-      .map((x) => [Math.max(from, x.runAt! + x.start! * 1000), Math.min(to, x.runAt! + x.end! * 1000)] as [number, number])
+      .map((x) => [x.runAt! + x.start! * 1000, x.runAt! + x.end! * 1000] as [number, number]);
+    // A run's continuous file holds its media too (the segments still queued at the stop are
+    // skipped once they do): from its offset to its end on the timeline (its duration includes
+    // the offset), placed by the first run's start. The churn never pauses, so no span is cut out.
+    const t0 = rec.timelineAt ?? null;
+    const files =
+      t0 === null
+        ? []
+        : (rec.runFiles ?? []).filter((f) => f.output === 'raw').map((f) => [t0 + f.offsetMs, t0 + f.durationMs] as [number, number]);
+    const spans = [...segs, ...files]
+      .map(([a, b]) => [Math.max(from, a), Math.min(to, b)] as [number, number])
       .filter(([a, b]) => b > a)
       .sort((a, b) => a[0] - b[0]);
     let covered = 0;
