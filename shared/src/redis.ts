@@ -76,6 +76,11 @@ export function redisKeys(prefix: string) {
      * recording (services/recorder/src/transcode/liveMp4.ts): the mp4 job waits for it.
      */
     liveMp4: (id: string) => `${prefix}:livemp4:${id}`,
+    /**
+     * Set (TTL, refreshed) while one process joins a recording's run files into its raw output
+     * (services/recorder/src/jobs/joinLock.ts): the join writes over the object it reads from.
+     */
+    joinLock: (id: string) => `${prefix}:joinlock:${id}`,
     /** Short lock so only one recorder sweeps abandoned recordings at a time. */
     sweepLock: `${prefix}:sweeplock`,
   } as const;

@@ -36,6 +36,7 @@ import { recordingWorkDir, type RecorderDeps } from './deps.js';
 import { finalizeParticipants, planParticipants, saveParticipants } from './participants.js';
 import { planJoin, type JoinRun } from '../mkv/join.js';
 import type { RunLayout } from '../mkv/layout.js';
+import { underJoinLock } from './joinLock.js';
 import { retry } from './retry.js';
 import { runFilesCovering } from './runFiles.js';
 
@@ -118,7 +119,9 @@ async function finalize(d: RecorderDeps, data: FinalizeRecording, log: Logger): 
   let reason: JoinReason = 'reason' in fast ? fast.reason : 'runs_not_joinable';
   if ('runs' in fast) {
     try {
-      return await readyFromRunFiles(d, rec, fast.runs, workDir, log);
+      // Under the join lock: the stopping capture may be joining them right now (joinLock.ts).
+      const joined = await underJoinLock(d, id, () => readyFromRunFiles(d, rec, fast.runs, workDir, log));
+      return joined ?? { outcome: 'skipped' };
     } catch (err) {
       // Files that cannot be joined as they are (a layout lost, tracks that differ after all):
       // the segments hold the same media, so this is slower, not fatal.
@@ -248,7 +251,7 @@ export async function readyFromContinuousFile(d: RecorderDeps, rec: Recording, l
     const fast = await continuousFileFor(rec, workDir);
     if ('reason' in fast) return false;
     if ('file' in fast) await readyFromRunFile(d, rec, fast.file, workDir, log);
-    else await readyFromRunFiles(d, rec, fast.runs, workDir, log);
+    else await underJoinLock(d, rec.id, () => readyFromRunFiles(d, rec, fast.runs, workDir, log));
     d.metrics.finalizeSeconds.observe((performance.now() - t0) / 1000);
     return true;
   } catch (err) {
