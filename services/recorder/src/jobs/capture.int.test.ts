@@ -667,6 +667,10 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
       await encodeClip(clip);
       const s = await setup(t, {
         SEGMENT_SECONDS: '10',
+        // Fed at 10× (20 Mbit/s), a loaded CI host can leave packets unread for just over the
+        // default 300 ms, and the stall detector then restarts the run (a fresh-clone run did):
+        // this test is about the one-run stop path, not stall detection (ffmpeg/stall.test.ts).
+        RECORDER_STUCK_MS: '2000',
         S3_ENDPOINT: s3.endpoint,
         S3_REGION: s3.region,
         S3_BUCKET: `lw-long-${process.pid}`,
