@@ -57,7 +57,7 @@ import { recordingWorkDir, type RecorderDeps, type RecorderSettings } from './de
 import { readyFromContinuousFile } from './finalize.js';
 import { forgetPid, rememberPid } from './leftovers.js';
 import { endPausedRun } from './pause.js';
-import { runFilesCovering } from './runFiles.js';
+import { localRunsIn, runFilesCovering } from './runFiles.js';
 import { recordRunTracks } from './runTracks.js';
 import { SegmentUploader } from './segments.js';
 
@@ -453,7 +453,7 @@ class Capture {
       // Before `ready` (below): from here the mp4 job waits for the live mp4 (first run only).
       if (stored && finalizing && this.#first) await this.#liveMp4?.sourceComplete();
       else await this.#liveMp4?.drop('run_not_raw');
-      const covered = stored !== null && finalizing && runFilesCovering(stored, await this.#localRuns()) !== null;
+      const covered = stored !== null && finalizing && runFilesCovering(stored, await localRunsIn(this.#dir)) !== null;
       const { uploaded, failed, skipped } = covered
         ? await this.#uploader.drop().then((r) => ({ uploaded: r.uploaded, failed: 0, skipped: r.skipped }))
         : await this.#uploader.finish().then((r) => ({ ...r, skipped: 0 }));
@@ -947,15 +947,6 @@ class Capture {
     const rec = await this.#d.store.get(this.#id);
     if (rec?.timelineAt == null) return null;
     return Math.max(0, withoutPauses(now, rec.pauses) - rec.timelineAt);
-  }
-
-  /** Runs with files in this recording's work directory (their SDP). */
-  async #localRuns(): Promise<number[]> {
-    const local = await readdir(this.#dir).catch(() => [] as string[]);
-    return local
-      .map((f) => /^run-(\d+)\.sdp$/.exec(f)?.[1])
-      .filter((n): n is string => n !== undefined)
-      .map(Number);
   }
 
   /** Where and how this run writes its continuous file. */

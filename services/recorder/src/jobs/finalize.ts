@@ -38,7 +38,7 @@ import { planJoin, type JoinRun } from '../mkv/join.js';
 import type { RunLayout } from '../mkv/layout.js';
 import { underJoinLock } from './joinLock.js';
 import { retry } from './retry.js';
-import { runFilesCovering } from './runFiles.js';
+import { localRunsIn, runFilesCovering } from './runFiles.js';
 
 export interface FinalizeResult {
   outcome: 'ready' | 'skipped';
@@ -223,12 +223,7 @@ async function continuousFileFor(
   workDir: string,
 ): Promise<{ file: RunFile } | { runs: RunFile[] } | { reason: JoinReason }> {
   // A run that left only local files here (its upload failed) counts too.
-  const local = await readdir(workDir).catch(() => [] as string[]);
-  const localRuns = local
-    .map((f) => /^run-(\d+)\.sdp$/.exec(f)?.[1])
-    .filter((n): n is string => n !== undefined)
-    .map(Number);
-  const files = runFilesCovering(rec, localRuns);
+  const files = runFilesCovering(rec, await localRunsIn(workDir));
   if (!files) {
     if (!rec.runFiles.some((f) => f.output === 'raw')) return { reason: 'no_run_file' };
     const people = new Set(rec.runTracks.flatMap((l) => l.tracks.map((t) => t.participant)));

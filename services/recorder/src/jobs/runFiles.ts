@@ -2,7 +2,17 @@
 // writes one; when each run with media has one (and, for several, its layout), the raw output
 // is made from them — the one file itself, or several joined by byte range (mkv/join.ts) —
 // instead of from the crash-safe segments. Pure.
+import { readdir } from 'node:fs/promises';
 import type { Recording, RunFile } from '@live-webrtc/shared';
+
+/** Runs with files in a recording's work directory on this machine (their SDP). */
+export async function localRunsIn(dir: string): Promise<number[]> {
+  const local = await readdir(dir).catch(() => [] as string[]);
+  return local
+    .map((f) => /^run-(\d+)\.sdp$/.exec(f)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number);
+}
 
 /**
  * The run files covering `rec`, in run (= timeline) order; null when some run's media is only in
