@@ -21,4 +21,19 @@ export interface GrowingObject {
   complete(path: string): Promise<{ size: number; bytesAtEnd: number }>;
   /** Gives up: nothing becomes visible under the key, uploaded parts are discarded. */
   abort(): Promise<void>;
+  /**
+   * Only for an object filling a block of a shared upload: stops without completing and says
+   * which parts were sent. The upload is completed later from every object's parts.
+   */
+  park?(): Promise<ParkedParts>;
+}
+
+/** The parts a growing object sent into a shared upload before it was parked. */
+export interface ParkedParts {
+  /** Part number, ETag, and the file bytes [start, end) it holds, in order. */
+  parts: { n: number; etag: string; start: number; end: number }[];
+  /** Bytes [0, head) were held back (never sent). */
+  head: number;
+  /** Bytes from here to the end of the file were not sent. */
+  next: number;
 }

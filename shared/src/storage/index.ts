@@ -4,7 +4,8 @@ import { S3Storage } from './s3.js';
 import type { Storage } from './storage.js';
 
 export * from './storage.js';
-export type { GrowingObject } from './growing.js';
+export type { GrowingObject, ParkedParts } from './growing.js';
+export { planSharedParts, SHARED_LAST_PART, SharedUploadError } from './sharedUpload.js';
 export { S3GrowingObject, MIN_PART_BYTES } from './s3Growing.js';
 export { LocalStorage, contentTypeOf } from './local.js';
 export { S3Storage, partSizeFor, s3EndpointUrl } from './s3.js';

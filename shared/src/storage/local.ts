@@ -15,6 +15,8 @@ let tmpCounter = 0;
 
 export class LocalStorage implements Storage {
   readonly kind = 'local' as const;
+  /** No parts here: run files are joined by compose (a local copy). */
+  readonly sharedUploads = null;
   readonly root: string;
 
   constructor(root: string) {

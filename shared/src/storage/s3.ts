@@ -27,7 +27,17 @@ import { traceS3Client } from './s3Spans.js';
 import type { GrowingObject } from './growing.js';
 import { S3GrowingObject, UPLOAD_CHUNK } from './s3Growing.js';
 import { planComposeParts } from './compose.js';
-import { assertSafeKey, type ByteRange, type ComposePiece, type ObjectInfo, type Storage } from './storage.js';
+import { planSharedParts } from './sharedUpload.js';
+import {
+  assertSafeKey,
+  type ByteRange,
+  type ComposePiece,
+  type ObjectInfo,
+  type SharedPiece,
+  type SharedUploads,
+  type SharedUploadSlot,
+  type Storage,
+} from './storage.js';
 
 export interface S3StorageOptions {
   /** "host[:port]" as in the reference document, or a full http(s) URL. Unset = AWS. */
@@ -161,6 +171,56 @@ export class S3Storage implements Storage {
 
   openGrowing(key: string, contentType: string): GrowingObject {
     return new S3GrowingObject(this.#client, this.#bucket, this.#key(key), contentType);
+  }
+
+  readonly sharedUploads: SharedUploads = {
+    create: async (key, contentType) => {
+      const r = await this.#client.send(
+        new CreateMultipartUploadCommand({ Bucket: this.#bucket, Key: this.#key(key), ContentType: contentType }),
+      );
+      if (!r.UploadId) throw new Error(`S3 gave no upload id for ${key}`);
+      return r.UploadId;
+    },
+    open: (key: string, contentType: string, slot: SharedUploadSlot) =>
+      // The held-back head reaches past the file's EBML head and Tracks (< 256 KiB), so the
+      // bytes joined in before a block's parts are never shorter than S3's minimum part.
+      new S3GrowingObject(this.#client, this.#bucket, this.#key(key), contentType, { shared: slot, headBytes: MIN_PART + 256 * 1024 }),
+    complete: (key, uploadId, pieces) => this.#completeShared(key, uploadId, pieces),
+    abort: async (key, uploadId) => {
+      await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: this.#key(key), UploadId: uploadId }));
+    },
+  };
+
+  async #completeShared(key: string, uploadId: string, pieces: readonly SharedPiece[]): Promise<{ size: number }> {
+    const parts = planSharedParts(pieces, MIN_PART);
+    const target = this.#key(key);
+    const etags = new Map<number, string>();
+    await Promise.all(
+      parts.map(async (p) => {
+        if (!('bytes' in p)) return etags.set(p.n, p.etag);
+        const r = await this.#client.send(
+          new UploadPartCommand({
+            Bucket: this.#bucket,
+            Key: target,
+            UploadId: uploadId,
+            PartNumber: p.n,
+            Body: p.bytes,
+            ContentLength: p.bytes.length,
+          }),
+        );
+        if (!r.ETag) throw new Error(`S3 gave no ETag for part ${p.n} of ${key}`);
+        return etags.set(p.n, r.ETag);
+      }),
+    );
+    await this.#client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: this.#bucket,
+        Key: target,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.n, ETag: etags.get(p.n)! })) },
+      }),
+    );
+    return { size: parts.reduce((n, p) => n + ('bytes' in p ? p.bytes.length : p.size), 0) };
   }
 
   async compose(key: string, pieces: readonly ComposePiece[], contentType: string): Promise<{ size: number }> {

@@ -1,6 +1,10 @@
 // GrowingObject on S3: a multipart upload filled part by part while the local file grows (see
 // growing.ts). Part 1 is the head [0, head) and is sent last, with the tail; parts 2… are
 // [head + k·partSize, head + (k+1)·partSize), sent as soon as the file holds them whole.
+//
+// Given a shared upload (sharedUpload.ts), it fills only its block of part numbers and leaves
+// the upload open: `park` returns the parts it sent and where they sit in the file, and the
+// upload is completed later from every file's parts (S3Storage.completeShared).
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import {
@@ -11,7 +15,8 @@ import {
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { GrowingObject } from './growing.js';
+import type { GrowingObject, ParkedParts } from './growing.js';
+import type { SharedUploadSlot } from './storage.js';
 
 /**
  * Read size of file uploads: 1 MiB instead of the stream default of 64 KiB, so a 2 MB segment
@@ -30,6 +35,8 @@ export interface S3GrowingOptions {
   headBytes?: number;
   /** Size of the parts sent while the file grows. ≥ 5 MiB. Default 5 MiB. */
   partBytes?: number;
+  /** Fill this block of an existing upload instead of an upload of its own. */
+  shared?: SharedUploadSlot;
 }
 
 export class S3GrowingObject implements GrowingObject {
@@ -40,6 +47,10 @@ export class S3GrowingObject implements GrowingObject {
   readonly #head: number;
   readonly #partBytes: number;
   #uploadId: string | undefined;
+  /** First and last part number this object may use (its block of a shared upload, or all). */
+  readonly #firstPart: number;
+  readonly #lastPart: number;
+  readonly #shared: boolean;
   /** ETag by part number (a retried part replaces its entry). */
   readonly #parts = new Map<number, string>();
   /** Offset of the next part to send. */
@@ -54,16 +65,20 @@ export class S3GrowingObject implements GrowingObject {
     this.#head = Math.max(MIN_PART_BYTES, o.headBytes ?? MIN_PART_BYTES);
     this.#partBytes = Math.max(MIN_PART_BYTES, o.partBytes ?? MIN_PART_BYTES);
     this.#next = this.#head;
+    this.#shared = o.shared !== undefined;
+    this.#uploadId = o.shared?.uploadId;
+    this.#firstPart = o.shared?.firstPart ?? 1;
+    this.#lastPart = o.shared?.lastPart ?? MAX_PARTS;
   }
 
   async sync(path: string): Promise<number> {
     if (this.#done) return 0;
     const { size } = await stat(path);
     let sent = 0;
-    // Part numbers 2 … MAX_PARTS − 1 while growing: the last number stays free for the tail.
-    while (size - this.#next >= this.#partBytes && this.#middleParts() + 2 < MAX_PARTS) {
+    // Part numbers first + 1 … last − 1 while growing: the last number stays free for the tail.
+    while (size - this.#next >= this.#partBytes && this.#middleParts() + this.#firstPart + 1 < this.#lastPart) {
       this.#uploadId ??= await this.#create();
-      const partNumber = this.#middleParts() + 2;
+      const partNumber = this.#middleParts() + this.#firstPart + 1;
       await this.#uploadPart(path, partNumber, this.#next, this.#partBytes);
       this.#next += this.#partBytes;
       sent += this.#partBytes;
@@ -74,8 +89,9 @@ export class S3GrowingObject implements GrowingObject {
   async complete(path: string): Promise<{ size: number; bytesAtEnd: number }> {
     if (this.#done) throw new Error('growing object already completed or aborted');
     const { size } = await stat(path);
-    if (this.#uploadId === undefined) {
-      // Never grew past one part: one plain PUT of a small file.
+    if (this.#uploadId === undefined || (this.#shared && this.#parts.size === 0)) {
+      // Never grew past one part: one plain PUT of a small file (a shared upload is left as it
+      // is: the caller forgets it).
       await this.#client.send(
         new PutObjectCommand({
           Bucket: this.#bucket,
@@ -91,8 +107,8 @@ export class S3GrowingObject implements GrowingObject {
     const tail = size - this.#next;
     if (tail < 0) throw new Error(`${path} shrank below what was uploaded (${size} < ${this.#next} bytes)`);
     await Promise.all([
-      this.#uploadPart(path, 1, 0, this.#head),
-      tail > 0 ? this.#uploadPart(path, this.#middleParts() + 2, this.#next, tail) : Promise.resolve(),
+      this.#uploadPart(path, this.#firstPart, 0, this.#head),
+      tail > 0 ? this.#uploadPart(path, this.#middleParts() + this.#firstPart + 1, this.#next, tail) : Promise.resolve(),
     ]);
     const parts = [...this.#parts].map(([PartNumber, ETag]) => ({ PartNumber, ETag })).sort((a, b) => a.PartNumber - b.PartNumber);
     await this.#client.send(
@@ -107,10 +123,26 @@ export class S3GrowingObject implements GrowingObject {
     return { size, bytesAtEnd: this.#head + tail };
   }
 
+  /**
+   * Stops here without completing (a shared upload): what was sent, for the upload's completion.
+   * Bytes [0, head) and [next, end of file) were not sent: the caller keeps them.
+   */
+  async park(): Promise<ParkedParts> {
+    if (this.#done) throw new Error('growing object already completed or aborted');
+    this.#done = true;
+    const parts = [...this.#parts]
+      .map(([n, etag]) => ({ n, etag, start: this.#head + (n - this.#firstPart - 1) * this.#partBytes, end: 0 }))
+      .map((p) => ({ ...p, end: p.start + this.#partBytes }))
+      .sort((a, b) => a.n - b.n);
+    return { parts, head: this.#head, next: this.#next };
+  }
+
   async abort(): Promise<void> {
     if (this.#done) return;
     this.#done = true;
-    if (this.#uploadId === undefined) return;
+    // A shared upload holds other files' parts: it is not ours to abort (its owner completes or
+    // aborts it; parts left out of the completion are dropped by S3).
+    if (this.#uploadId === undefined || this.#shared) return;
     await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: this.#key, UploadId: this.#uploadId }));
   }
 

@@ -24,6 +24,36 @@ export interface ByteRange {
  */
 export type ComposePiece = { bytes: Buffer } | { key: string; start: number; end: number };
 
+/** A block of part numbers in a multipart upload several growing objects fill (sharedUpload.ts). */
+export interface SharedUploadSlot {
+  uploadId: string;
+  /** The block's first part number (the head, or the bytes joined in before the block's parts). */
+  firstPart: number;
+  /** The block's last part number. */
+  lastPart: number;
+}
+
+/** A piece of a shared upload's completed object: bytes sent now, or a part sent earlier. */
+export type SharedPiece = { bytes: Buffer } | { part: number; etag: string; size: number };
+
+/**
+ * One multipart upload filled by several growing objects, each in its own block of part numbers,
+ * and completed once from their parts plus a few bytes sent at the end (S3 only).
+ */
+export interface SharedUploads {
+  /** Starts an upload for `key`; its id. */
+  create(key: string, contentType: string): Promise<string>;
+  /** A growing object that fills `slot` of an upload for `key` and is parked, not completed. */
+  open(key: string, contentType: string, slot: SharedUploadSlot): GrowingObject;
+  /**
+   * Completes the upload as `pieces` in order: consecutive byte pieces are sent as one part,
+   * numbered just below the part that follows them (or the last number, at the end). Throws
+   * when a piece other than the last would be shorter than S3's minimum part.
+   */
+  complete(key: string, uploadId: string, pieces: readonly SharedPiece[]): Promise<{ size: number }>;
+  abort(key: string, uploadId: string): Promise<void>;
+}
+
 export interface Storage {
   readonly kind: 'local' | 's3';
   /** Makes sure the storage is usable (creates the directory / bucket). */
@@ -38,6 +68,8 @@ export interface Storage {
    * it grows, completed at the end for a cost that does not depend on its size.
    */
   openGrowing(key: string, contentType: string): GrowingObject;
+  /** Shared multipart uploads (S3); null for local storage, which has no parts. */
+  readonly sharedUploads: SharedUploads | null;
   /**
    * Writes `key` as the pieces one after the other. A source may be `key` itself: it is read
    * before it is replaced. S3: a multipart upload whose large ranges are server-side copies
