@@ -81,6 +81,11 @@ export function redisKeys(prefix: string) {
      * (services/recorder/src/jobs/joinLock.ts): the join writes over the object it reads from.
      */
     joinLock: (id: string) => `${prefix}:joinlock:${id}`,
+    /**
+     * Hash: the multipart upload a recording's capture runs fill with their continuous files'
+     * parts, and each run's block of part numbers (services/recorder/src/jobs/rawUpload.ts).
+     */
+    rawUpload: (id: string) => `${prefix}:rawupload:${id}`,
     /** Short lock so only one recorder sweeps abandoned recordings at a time. */
     sweepLock: `${prefix}:sweeplock`,
   } as const;

@@ -131,7 +131,7 @@ export function createRecorderMetrics(concurrency: number): RecorderMetrics {
     }),
     finalizePath: new Counter({
       name: 'lw_recorder_finalize_path_total',
-      help: 'Raw outputs made from a continuous file (fast) or by joining segments (join), by reason',
+      help: 'Raw outputs made from a continuous file (fast), a shared upload of parked runs (join_parked), run files copied together (join_runs) or segments (join), by reason',
       labelNames: ['path', 'reason'],
       registers,
     }),

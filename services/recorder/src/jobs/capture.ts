@@ -34,6 +34,7 @@ import {
   type Recording,
   type RecordingMessage,
   type RunRetry,
+  type SharedUploadSlot,
   type TapSource,
   withoutPauses,
 } from '@live-webrtc/shared';
@@ -50,14 +51,17 @@ import { toFfmpegVp9Packet } from '../rtp/vp9.js';
 import { acceptedSenders, relaySource } from '../rtp/sources.js';
 import { TapError } from '../sfu/tapClient.js';
 import type { LiveMp4 } from '../transcode/liveMp4.js';
-import { readRunLayout } from '../mkv/layout.js';
+import { readRunLayout, type RunLayout } from '../mkv/layout.js';
+import { looseFileName } from '../mkv/parked.js';
 import { ContinuousFile } from './continuous.js';
 import { RtpLossCounter } from './rtpLoss.js';
 import { recordingWorkDir, type RecorderDeps, type RecorderSettings } from './deps.js';
 import { readyFromContinuousFile } from './finalize.js';
 import { forgetPid, rememberPid } from './leftovers.js';
 import { endPausedRun } from './pause.js';
+import { aloneInRawUpload, joinRawUpload, leaveRawUpload } from './rawUpload.js';
 import { localRunsIn, runFilesCovering } from './runFiles.js';
+import { retry } from './retry.js';
 import { recordRunTracks } from './runTracks.js';
 import { SegmentUploader } from './segments.js';
 
@@ -324,6 +328,8 @@ class Capture {
   #continuousOffsetMs: number | null = null;
   readonly #rtpLoss: RtpLossCounter;
   #continuous: ContinuousFile | undefined;
+  /** This run's block of the raw output's shared upload (asked for once, while ffmpeg binds). */
+  #slot: Promise<SharedUploadSlot | null> | undefined;
   #liveMp4: LiveMp4 | undefined;
   /** Earlier runs of this recording that failed to start, in a row (none: undefined). */
   readonly #retry: RunRetry | undefined;
@@ -415,6 +421,7 @@ class Capture {
       ]);
       // From here on "Input #0" means nothing: ffmpeg interrupted mid-probe prints it too.
       this.#ending = true;
+      this.#continuous?.hold();
       const stopAt = new Date();
       const stopT0 = performance.now();
       let continued = false;
@@ -449,9 +456,15 @@ class Capture {
       // The continuous file first: once the run files cover the recording, the segments still
       // queued for upload are not needed (they are the crash-safe copy) and are skipped, so a
       // backlog never delays `ready`. Otherwise every segment is uploaded for finalize to join.
-      const stored = await this.#finishContinuous(closed && this.#sawFirstFrame && reason !== 'recording_gone');
+      // A pause is not the end: the run parks in the shared upload for the runs after the resume.
+      const stored = await this.#finishContinuous(
+        closed && this.#sawFirstFrame && reason !== 'recording_gone',
+        finalizing && reason !== 'paused',
+      );
       // Before `ready` (below): from here the mp4 job waits for the live mp4 (first run only).
-      if (stored && finalizing && this.#first) await this.#liveMp4?.sourceComplete();
+      const mine = stored?.runFiles.find((f) => f.output === 'raw' && f.run === this.#run);
+      const isRaw = mine !== undefined && mine.key === recordingKeys.output(this.#id, mine.file);
+      if (isRaw && finalizing && this.#first) await this.#liveMp4?.sourceComplete();
       else await this.#liveMp4?.drop('run_not_raw');
       const covered = stored !== null && finalizing && runFilesCovering(stored, await localRunsIn(this.#dir)) !== null;
       const { uploaded, failed, skipped } = covered
@@ -492,7 +505,7 @@ class Capture {
       this.#releasePorts();
       void this.#closeTap();
       if (this.#uploader) await this.#uploader.finish().catch(() => ({ uploaded: 0, failed: 0 }));
-      await this.#continuous?.abort();
+      await this.#dropContinuous();
       await this.#liveMp4?.drop('run_not_raw');
       const message = err instanceof Error ? err.message : String(err);
       if (err instanceof TapError && (err.code === 'stale_run' || err.code === 'not_live')) {
@@ -877,6 +890,13 @@ class Capture {
       const continuous = this.#planContinuous();
       if (continuous) await rm(continuous.path, { force: true });
       const offsetMs = await this.#placeContinuous();
+      const rawKey = continuous ? recordingKeys.output(this.#id, continuous.file) : null;
+      // Asked for while ffmpeg binds its ports, so it costs the start nothing.
+      if (continuous && rawKey && offsetMs !== null)
+        this.#slot ??= joinRawUpload(d, this.#id, rawKey, continuous.contentType, this.#run).catch((err: unknown) => {
+          this.#log.warn({ err }, "could not join the raw output's shared upload; this run uploads its own file");
+          return null;
+        });
       const ff = runFfmpeg(
         captureArgs({
           sdpPath,
@@ -906,13 +926,13 @@ class Capture {
         // A recorder killed with its children gone astray: the next start ends this pid.
         if (ff.pid !== undefined) await rememberPid(this.#dir, this.#run, ff.pid, d.recorderId);
         await this.#startRelays();
-        if (continuous && offsetMs !== null) {
+        if (continuous && rawKey && offsetMs !== null) {
           this.#continuousOffsetMs = offsetMs;
+          const shared = (await this.#slot) ?? null;
           this.#continuous = new ContinuousFile({
             path: continuous.path,
-            key: this.#first
-              ? recordingKeys.output(this.#id, continuous.file)
-              : recordingKeys.runFile(this.#id, this.#run, continuous.format === 'webm' ? 'webm' : 'mkv'),
+            key: shared || this.#first ? rawKey : recordingKeys.runFile(this.#id, this.#run, continuous.format === 'webm' ? 'webm' : 'mkv'),
+            shared,
             contentType: continuous.contentType,
             storage: d.storage,
             metrics: d.metrics,
@@ -957,14 +977,15 @@ class Capture {
 
   /**
    * Completes the continuous file when `use` (ffmpeg closed it after media), stores its layout
-   * and lists both in the manifest; else drops it (finalize joins segments). The recording as
-   * updated, or null when nothing was stored.
+   * and lists both in the manifest; else drops it (finalize joins segments). In the raw output's
+   * shared upload it completes it only when it `endsRecording` alone; otherwise it parks. The
+   * recording as updated, or null when nothing was stored.
    */
-  async #finishContinuous(use: boolean): Promise<Recording | null> {
+  async #finishContinuous(use: boolean, endsRecording: boolean): Promise<Recording | null> {
     const c = this.#continuous;
     if (!c) return null;
     if (!use) {
-      await c.abort();
+      await this.#dropContinuous();
       return null;
     }
     const d = this.#d;
@@ -974,8 +995,14 @@ class Capture {
       this.#log.warn({ err }, "could not read the continuous file's layout; it cannot be joined with other runs");
       return null;
     });
+    // In the shared upload with other runs (or more to come): park; finalize completes it.
+    const parks = c.shared !== null && !(endsRecording && (await aloneInRawUpload(d, this.#id, this.#run).catch(() => false)));
+    if (parks) return this.#parkContinuous(c, plan, layout);
     const done = await c.complete();
-    if (!done) return null;
+    if (!done) {
+      if (c.shared) await leaveRawUpload(d, this.#id, this.#run).catch(() => {});
+      return null;
+    }
     let layoutKey: string | null = null;
     if (layout) {
       const key = recordingKeys.runLayout(this.#id, this.#run);
@@ -1013,6 +1040,65 @@ class Capture {
       'continuous file completed',
     );
     return rec;
+  }
+
+  /**
+   * Leaves the run's parts in the shared upload and lists the run with its loose bytes and its
+   * layout (which says where the parts are): finalize completes the upload from every run's.
+   */
+  async #parkContinuous(
+    c: ContinuousFile,
+    plan: { file: string; contentType: string },
+    layout: RunLayout | null,
+  ): Promise<Recording | null> {
+    const d = this.#d;
+    const parked = layout
+      ? await c.park({
+          clustersStart: layout.clusters[0]![0],
+          clustersEnd: layout.clustersEnd,
+          looseKey: recordingKeys.runFile(this.#id, this.#run, 'loose'),
+          localCopy: join(this.#dir, looseFileName(this.#run)),
+        })
+      : (await c.abort(), null);
+    const layoutKey = recordingKeys.runLayout(this.#id, this.#run);
+    const stored =
+      parked &&
+      layout &&
+      (await retry(() => d.storage.putBytes(layoutKey, JSON.stringify({ ...layout, parked }), 'application/json'), { attempts: 4 })
+        .then(() => true)
+        .catch((err: unknown) => {
+          this.#log.warn({ err }, "could not store the parked file's layout; finalize will join segments");
+          return false;
+        }));
+    if (!stored || !parked || !layout) {
+      await leaveRawUpload(d, this.#id, this.#run).catch(() => {});
+      return null;
+    }
+    return d.store.update(this.#id, (r) => ({
+      ...r,
+      runFiles: [
+        ...r.runFiles.filter((f) => !(f.output === 'raw' && f.run === this.#run)),
+        {
+          output: 'raw',
+          run: this.#run,
+          offsetMs: this.#continuousOffsetMs ?? 0,
+          key: parked.looseKey,
+          file: plan.file,
+          contentType: plan.contentType,
+          size: layout.size,
+          durationMs: Math.round(layout.durationMs),
+          layout: layoutKey,
+        },
+      ],
+    }));
+  }
+
+  /** Drops the continuous file; a run in the shared upload leaves it (its parts are not used). */
+  async #dropContinuous(): Promise<void> {
+    const c = this.#continuous;
+    if (!c) return;
+    await c.abort();
+    if (c.shared) await leaveRawUpload(this.#d, this.#id, this.#run).catch(() => {});
   }
 
   /**

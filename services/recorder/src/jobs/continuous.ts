@@ -3,13 +3,21 @@
 // that at stop only the held-back head and the tail are left to send: stop → ready does not
 // grow with the recording's length.
 //
-// Only a recording's first run writes one (a recording = a list of runs on one timeline; a
-// single run *is* the raw output). A run that hands the recording on, or whose ffmpeg did not
-// close the file (killed, crashed), aborts it: finalize then joins the segments as before.
-import { rm, stat } from 'node:fs/promises';
-import { MIN_PART_BYTES, type GrowingObject, type Logger, type Storage } from '@live-webrtc/shared';
+// Every run writes one (a recording = a list of runs on one timeline). On S3 each run fills its
+// block of the raw output's shared upload (rawUpload.ts): the run that ends the recording alone
+// completes it (its file *is* the raw output); any other run parks (its parts stay in the
+// upload, its few held-back bytes go up as a small "loose" object) and finalize completes the
+// upload from every run's parts (mkv/parked.ts). A run whose ffmpeg did not close the file
+// (killed, crashed) aborts it: finalize then joins the segments as before.
+import { open, rm, stat, writeFile } from 'node:fs/promises';
+import { MIN_PART_BYTES, type GrowingObject, type Logger, type SharedUploadSlot, type Storage } from '@live-webrtc/shared';
 import { readMatroskaDurationMs } from '../ffmpeg/mkvHead.js';
+import { looseRanges, type ParkedRun } from '../mkv/parked.js';
 import type { RecorderMetrics } from '../metrics.js';
+import { retry } from './retry.js';
+
+/** A parked run's held-back bytes are read into memory: past this the run is joined from segments. */
+const MAX_LOOSE_BYTES = 256 * 1024 * 1024;
 
 export interface ContinuousFileOptions {
   /** Local file ffmpeg writes. */
@@ -22,6 +30,17 @@ export interface ContinuousFileOptions {
   logger: Logger;
   /** How often the file is checked for new whole parts, ms. Default 1000. */
   pollMs?: number;
+  /** Fill this block of the raw output's shared upload instead of an upload of its own. */
+  shared?: SharedUploadSlot | null;
+}
+
+export interface ParkOptions {
+  /** Where the file's clusters are (its layout): only those bytes are kept. */
+  clustersStart: number;
+  clustersEnd: number;
+  /** Storage key and local path of the loose bytes. */
+  looseKey: string;
+  localCopy: string;
 }
 
 export interface CompletedFile {
@@ -46,7 +65,21 @@ export class ContinuousFile {
 
   constructor(o: ContinuousFileOptions) {
     this.#o = o;
-    this.#object = o.storage.openGrowing(o.key, o.contentType);
+    const uploads = o.storage.sharedUploads;
+    this.#object = o.shared && uploads ? uploads.open(o.key, o.contentType, o.shared) : o.storage.openGrowing(o.key, o.contentType);
+  }
+
+  /** The block of the shared upload it fills, or null (an upload of its own). */
+  get shared(): SharedUploadSlot | null {
+    return (this.#o.storage.sharedUploads && this.#o.shared) || null;
+  }
+
+  /**
+   * No more parts from now on (the run is stopping): what ffmpeg still writes stays local, so a
+   * run that overlaps the next one (a handover) is cut in bytes it holds, not in a sent part.
+   */
+  hold(): void {
+    clearInterval(this.#timer);
   }
 
   /** Starts uploading parts as the file grows. */
@@ -105,6 +138,43 @@ export class ContinuousFile {
     }
   }
 
+  /**
+   * ffmpeg closed the file, and the run is not the recording's only one: leaves its parts in the
+   * shared upload and stores the bytes it held back (the clusters' lead and tail) as one small
+   * object, and a copy beside the work files. Null when that cannot be done (then it is aborted
+   * and finalize joins the segments).
+   */
+  async park(p: ParkOptions): Promise<ParkedRun | null> {
+    this.hold();
+    await this.#syncing;
+    this.#setBacklog(0);
+    const slot = this.shared;
+    try {
+      if (!slot || !this.#object.park) throw new Error('not in a shared upload');
+      const t0 = performance.now();
+      const sent = await this.#object.park();
+      if (sent.parts.some((x) => x.start < p.clustersStart || x.end > p.clustersEnd))
+        throw new Error('a part reaches outside the clusters (the file changed after it was sent)');
+      const { lead, tail } = looseRanges(p.clustersStart, p.clustersEnd, sent.head, sent.next);
+      const looseBytes = lead[1] - lead[0] + (tail[1] - tail[0]);
+      if (looseBytes > MAX_LOOSE_BYTES) throw new Error(`${looseBytes} bytes held back; too many to park`);
+      const loose = await readRanges(this.#o.path, [lead, tail]);
+      await writeFile(p.localCopy, loose);
+      await retry(() => this.#o.storage.putBytes(p.looseKey, loose, 'application/octet-stream'), { attempts: 4 });
+      const completeMs = performance.now() - t0;
+      this.#o.metrics.uploadSeconds.observe({ kind: 'complete' }, completeMs / 1000);
+      this.#o.metrics.stopUploadBytes.observe(loose.length);
+      await rm(this.#o.path, { force: true });
+      this.#o.logger.info({ parts: sent.parts.length, looseBytes, completeMs: Math.round(completeMs) }, 'continuous file parked');
+      return { uploadId: slot.uploadId, looseKey: p.looseKey, parts: sent.parts, lead, tail };
+    } catch (err) {
+      this.#o.logger.warn({ err }, 'continuous file could not be parked; finalize will join segments');
+      await rm(p.localCopy, { force: true });
+      await this.abort();
+      return null;
+    }
+  }
+
   #setBacklog(bytes: number): void {
     this.#o.metrics.continuousBacklogBytes.inc(bytes - this.#backlog);
     this.#backlog = bytes;
@@ -117,5 +187,22 @@ export class ContinuousFile {
     this.#setBacklog(0);
     await this.#object.abort().catch((err: unknown) => this.#o.logger.warn({ err }, 'could not abort the continuous upload'));
     await rm(this.#o.path, { force: true });
+  }
+}
+
+/** The bytes of `ranges` ([start, end) each) of a file, one after the other. */
+async function readRanges(path: string, ranges: [number, number][]): Promise<Buffer> {
+  const f = await open(path, 'r');
+  try {
+    const out: Buffer[] = [];
+    for (const [start, end] of ranges) {
+      const buf = Buffer.alloc(end - start);
+      const { bytesRead } = await f.read(buf, 0, buf.length, start);
+      if (bytesRead !== buf.length) throw new Error(`${path} is shorter than its layout says`);
+      out.push(buf);
+    }
+    return Buffer.concat(out);
+  } finally {
+    await f.close();
   }
 }

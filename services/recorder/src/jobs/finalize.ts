@@ -7,9 +7,11 @@
 // Idempotent: a recording already `ready` is left alone; a retry starts from a clean
 // finalize directory; the output key is overwritten whole (storage writes are atomic).
 // The recording is marked failed only when the last attempt fails.
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  MIN_PART_BYTES,
+  planSharedParts,
   recordingKeys,
   UnrecoverableError,
   withoutPauses,
@@ -20,6 +22,7 @@ import {
   type Recording,
   type RecordingOutput,
   type RunFile,
+  type SharedPiece,
 } from '@live-webrtc/shared';
 import {
   buildConcatList,
@@ -34,9 +37,11 @@ import { ffprobe, probeTimeline } from '../ffmpeg/probe.js';
 import { runFfmpeg } from '../ffmpeg/runner.js';
 import { recordingWorkDir, type RecorderDeps } from './deps.js';
 import { finalizeParticipants, planParticipants, saveParticipants } from './participants.js';
-import { planJoin, type JoinRun } from '../mkv/join.js';
+import { JoinError, planJoin, type JoinPlan, type JoinRun } from '../mkv/join.js';
 import type { RunLayout } from '../mkv/layout.js';
+import { looseFileName, looseSlice, sharedPiecesFor, type ParkedRun } from '../mkv/parked.js';
 import { underJoinLock } from './joinLock.js';
+import { forgetRawUpload, rawUploadOf } from './rawUpload.js';
 import { retry } from './retry.js';
 import { localRunsIn, runFilesCovering } from './runFiles.js';
 
@@ -96,6 +101,7 @@ export function finalizeHandler(d: RecorderDeps): JobHandler<'FinalizeRecording'
         await d.lifecycle
           .fail(data.recordingId, code, message)
           .catch((e: unknown) => log.error({ err: e }, 'could not mark the recording failed'));
+        await forgetRawUpload(d, data.recordingId).catch(() => {});
         d.metrics.captureFailures.inc({ code });
       }
       throw err;
@@ -197,6 +203,7 @@ async function finalize(d: RecorderDeps, data: FinalizeRecording, log: Logger): 
   if (done.stoppedAt) d.metrics.stopToReadySeconds.observe(Math.max(0, Date.now() - Date.parse(done.stoppedAt)) / 1000);
   // Only now is every byte safe in storage and recorded in the manifest.
   await rm(workDir, { recursive: true, force: true });
+  await forgetRawUpload(d, id).catch((err: unknown) => log.warn({ err }, "could not drop the raw output's shared upload"));
   log.info(
     { file: container.file, size, durationMs, segments: segments.length, streams: probe.streams.map((s) => s.codec_name) },
     'recording ready',
@@ -276,6 +283,7 @@ async function readyFromRunFile(d: RecorderDeps, rec: Recording, file: RunFile, 
   if (done.status !== 'ready') throw new Error(`recording ${id} became ${done.status} while finalizing`);
   if (done.stoppedAt) d.metrics.stopToReadySeconds.observe(Math.max(0, Date.now() - Date.parse(done.stoppedAt)) / 1000);
   await rm(workDir, { recursive: true, force: true });
+  await forgetRawUpload(d, id).catch((err: unknown) => log.warn({ err }, "could not drop the raw output's shared upload"));
   log.info(
     { file: file.file, size: info.size, durationMs: file.durationMs, segments: rec.segments.length },
     'recording ready (continuous file)',
@@ -300,21 +308,27 @@ async function listOneParticipant(d: RecorderDeps, rec: Recording, run: number, 
 
 /**
  * Several runs' files joined into the raw output by byte range (mkv/join.ts): a new head, the
- * runs' clusters copied inside the storage, and cues. The first run's file is the raw output's
- * own object and is replaced; so a retry first checks whether an earlier attempt already did.
+ * runs' clusters, and cues. Parked runs (S3, mkv/parked.ts): the raw output's shared upload is
+ * completed from their parts and loose bytes. Otherwise the clusters are copied inside the
+ * storage (Storage.compose), over the first run's file, the raw output's own object. Either
+ * way a retry first checks whether an earlier attempt already did it.
  */
 async function readyFromRunFiles(d: RecorderDeps, rec: Recording, files: RunFile[], workDir: string, log: Logger): Promise<FinalizeResult> {
   const id = rec.id;
   const t0 = performance.now();
   const first = files[0]!;
   const key = recordingKeys.output(id, first.file);
-  const runs: JoinRun[] = await Promise.all(
+  const runs: (JoinRun & { parked?: ParkedRun })[] = await Promise.all(
     files.map(async (f) => {
       const raw = f.layout ? await d.storage.getBytes(f.layout) : null;
       if (!raw) throw new RunJoinError(`the layout of run ${f.run} is missing from storage`);
-      return { key: f.key, layout: JSON.parse(raw.toString('utf8')) as RunLayout };
+      const layout = JSON.parse(raw.toString('utf8')) as RunLayout & { parked?: ParkedRun };
+      return { key: f.key, layout, parked: layout.parked };
     }),
   );
+  const parked = runs.filter((r) => r.parked).length;
+  if (parked > 0 && parked < runs.length) throw new RunJoinError('some runs are parked in the shared upload, some are files of their own');
+  const path = parked > 0 ? 'join_parked' : 'join_runs';
   let size: number;
   let durationMs: number;
   if (await alreadyJoined(d, key)) {
@@ -322,25 +336,26 @@ async function readyFromRunFiles(d: RecorderDeps, rec: Recording, files: RunFile
     durationMs = runs[runs.length - 1]!.layout.durationMs;
     log.info('the raw output was joined by an earlier attempt');
   } else {
-    const plan = await planJoin(runs, (k, start, end) => readRange(d, k, start, end)).catch((err: unknown) => {
-      throw new RunJoinError(`the runs cannot be joined: ${err instanceof Error ? err.message : String(err)}`);
-    });
+    const join = parked > 0 ? await parkedJoin(d, id, key, runs, workDir) : await composeJoin(d, key, runs);
     let tries = 0;
-    const compose = async (): Promise<void> => {
-      // A failed attempt may have completed after all: a retry must not copy from its result.
+    const write = async (): Promise<void> => {
+      // A failed attempt may have completed after all: a retry must not redo it.
       if (tries++ > 0 && (await alreadyJoined(d, key))) return;
-      await d.storage.compose(key, plan.pieces, first.contentType);
+      await join.write(first.contentType);
     };
-    // Storage down for a while (an S3 outage) must not fail the recording: ~3 minutes.
-    await retry(compose, {
+    // Storage down for a while (an S3 outage) must not fail the recording: ~3 minutes. An upload
+    // that cannot be completed stays so: the segments hold the same media.
+    await retry(write, {
       attempts: 60,
       maxDelayMs: 3000,
+      retryIf: (err) => !cannotComplete(err),
       onRetry: (err, attempt) => log.warn({ err, attempt }, 'joining the run files failed; retrying'),
     }).catch((err: unknown) => {
+      if (cannotComplete(err)) throw new RunJoinError(`the raw output's shared upload cannot be completed (${(err as Error).name})`);
       throw new FinalizeError('upload_failed', `joining the run files failed: ${err instanceof Error ? err.message : String(err)}`);
     });
-    size = plan.size;
-    durationMs = plan.durationMs;
+    size = join.plan.size;
+    durationMs = join.plan.durationMs;
   }
   durationMs = Math.round(durationMs);
   const raw: RecordingOutput = {
@@ -353,18 +368,96 @@ async function readyFromRunFiles(d: RecorderDeps, rec: Recording, files: RunFile
     durationMs,
   };
   await listOneParticipant(d, rec, first.run, durationMs);
-  d.metrics.finalizePath.inc({ path: 'join_runs', reason: 'several_runs' });
+  d.metrics.finalizePath.inc({ path, reason: 'several_runs' });
   const done = await d.lifecycle.markReady(id, raw);
   if (done.status !== 'ready') throw new Error(`recording ${id} became ${done.status} while finalizing`);
   if (done.stoppedAt) d.metrics.stopToReadySeconds.observe(Math.max(0, Date.now() - Date.parse(done.stoppedAt)) / 1000);
   await rm(workDir, { recursive: true, force: true });
+  await forgetRawUpload(d, id).catch((err: unknown) => log.warn({ err }, "could not drop the raw output's shared upload"));
   // The run files live on inside the raw output; their own objects are not needed any more.
   await d.storage.deletePrefix(recordingKeys.runsPrefix(id)).catch((err: unknown) => log.warn({ err }, 'could not delete the run files'));
   log.info(
-    { file: first.file, size, durationMs, runs: files.map((f) => f.run), ms: Math.round(performance.now() - t0) },
+    { file: first.file, size, durationMs, path, runs: files.map((f) => f.run), ms: Math.round(performance.now() - t0) },
     'recording ready (run files joined)',
   );
   return { outcome: 'ready', file: first.file, size, durationMs, segments: rec.segments.length };
+}
+
+/**
+ * The shared upload cannot be completed, ever: it is gone (aborted), or it holds parts the plan
+ * leaves out (a run dropped after it sent parts: Ceph refuses those; AWS and MinIO drop them).
+ */
+const cannotComplete = (err: unknown): boolean => ['NoSuchUpload', 'InvalidPart'].includes((err as Error | undefined)?.name ?? '');
+
+/** A join planned and ready to write (retried as a whole). */
+interface PlannedJoin {
+  plan: JoinPlan;
+  write(contentType: string): Promise<void>;
+}
+
+const asRunJoinError = (err: unknown): never => {
+  throw new RunJoinError(`the runs cannot be joined: ${err instanceof Error ? err.message : String(err)}`);
+};
+
+/** Runs that are files of their own: their clusters copied inside the storage. */
+async function composeJoin(d: RecorderDeps, key: string, runs: readonly JoinRun[]): Promise<PlannedJoin> {
+  const plan = await planJoin(runs, (k, start, end) => readRange(d, k, start, end)).catch(asRunJoinError);
+  return {
+    plan,
+    write: async (contentType) => {
+      await d.storage.compose(key, plan.pieces, contentType);
+    },
+  };
+}
+
+/**
+ * Parked runs: the shared upload completed from their parts, with their loose bytes (this
+ * machine's copy when it has one) between them, a new head before and cues after.
+ */
+async function parkedJoin(
+  d: RecorderDeps,
+  id: string,
+  key: string,
+  runs: readonly (JoinRun & { parked?: ParkedRun })[],
+  workDir: string,
+): Promise<PlannedJoin> {
+  const uploads = d.storage.sharedUploads;
+  const upload = await rawUploadOf(d, id);
+  if (!uploads || !upload || upload.key !== key) throw new RunJoinError("the raw output's shared upload is not known");
+  if (runs.some((r) => r.parked!.uploadId !== upload.uploadId)) throw new RunJoinError('a run parked in another upload');
+  const byKey = new Map<string, { parked: ParkedRun; loose: Buffer }>();
+  await Promise.all(
+    runs.map(async (r) => {
+      const parked = r.parked!;
+      const run = Number(/run-(\d+)\.loose$/.exec(parked.looseKey)?.[1] ?? -1);
+      const local = await readFile(join(workDir, looseFileName(run))).catch(() => null);
+      const loose = local ?? (await d.storage.getBytes(parked.looseKey));
+      if (!loose) throw new RunJoinError(`the loose bytes of ${parked.looseKey} are missing`);
+      byKey.set(parked.looseKey, { parked, loose });
+    }),
+  );
+  const fetch = async (k: string, start: number, end: number): Promise<Buffer> => {
+    const r = byKey.get(k);
+    if (!r) throw new JoinError(`no parked run ${k}`);
+    return looseSlice(r.parked, r.loose, start, end);
+  };
+  const plan = await planJoin(
+    runs.map((r) => ({ key: r.parked!.looseKey, layout: r.layout })),
+    fetch,
+  ).catch(asRunJoinError);
+  let parts: SharedPiece[];
+  try {
+    parts = sharedPiecesFor(plan.pieces, byKey);
+    planSharedParts(parts, MIN_PART_BYTES); // the check the storage makes, before any request
+  } catch (err) {
+    return asRunJoinError(err);
+  }
+  return {
+    plan,
+    write: async () => {
+      await uploads.complete(key, upload.uploadId, parts);
+    },
+  };
 }
 
 /** Whether the object at `key` is a file mkv/join.ts wrote (its Info names us as the muxer). */
