@@ -460,6 +460,7 @@ async function main() {
         const bytes0 = await metric('lw_recorder_stop_upload_bytes_sum');
         const fast0 = await metric('lw_recorder_finalize_path_total', 'path="fast"');
         const joined0 = await metric('lw_recorder_finalize_path_total', 'path="join_runs"');
+        const parked0 = await metric('lw_recorder_finalize_path_total', 'path="join_parked"');
         const hs = [];
         for (let i = 0; i < REPEAT; i++) hs.push(await startOne(c, L, L <= 10 || flags.rejoin ? 1 : SPEED, flags.rejoin));
         await Promise.all(hs.map((h) => h.fed));
@@ -475,9 +476,10 @@ async function main() {
         const bytes = ((await metric('lw_recorder_stop_upload_bytes_sum')) - bytes0) / REPEAT;
         const fast = (await metric('lw_recorder_finalize_path_total', 'path="fast"')) - fast0;
         const joined = (await metric('lw_recorder_finalize_path_total', 'path="join_runs"')) - joined0;
+        const parked = (await metric('lw_recorder_finalize_path_total', 'path="join_parked"')) - parked0;
         console.log(
           `${String(L).padStart(5)} s (${(size / 1024 / 1024).toFixed(0)} MB): stop → ready p50 ${pct(ms, 50).toFixed(0)} ms, p95 ${pct(ms, 95).toFixed(0)} ms; ` +
-            `uploaded after stop ${(bytes / 1024 / 1024).toFixed(1)} MB each; continuous file used ${fast}/${REPEAT}, run files joined ${joined}/${REPEAT}; ` +
+            `uploaded after stop ${(bytes / 1024 / 1024).toFixed(1)} MB each; continuous file used ${fast}/${REPEAT}, run files joined by copy ${joined}/${REPEAT}, from a shared upload ${parked}/${REPEAT}; ` +
             `runs ${stops.map((x) => new Set(x.rec.segments.map((g) => g.run)).size).join('/')}; ` +
             `uploads caught up ${drainS.toFixed(1)} s after the feed; ${load()}`,
         );
