@@ -145,11 +145,13 @@ export function captureArgs(o: CaptureArgsOptions): FfmpegInvocation {
             {
               // The same packets as the segments, one file: uploaded while it grows. Its muxer
               // rewrites only the header at the end (duration, seek head); cues go at the end.
+              // Clusters of ≤ 0.5 s, as the segments': a killed ffmpeg's file is salvaged up to
+              // its last whole cluster (mkv/layout.ts), losing no more than the segments would.
               // prettier-ignore
               options: [
                 '-map', '0', '-c', 'copy', '-copyinkf',
                 ...(o.continuous.offsetS ? ['-output_ts_offset', o.continuous.offsetS.toFixed(3)] : []),
-                '-f', o.continuous.format, '-cluster_time_limit', '1000',
+                '-f', o.continuous.format, '-cluster_time_limit', '500',
               ],
               path: o.continuous.path,
             },

@@ -3,14 +3,15 @@
 // added to its timestamps): the joined file decodes without an error, its timestamps only go
 // forward, it keeps every frame but those an overlap cut, and its duration and cues are right.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { LocalStorage } from '@live-webrtc/shared';
-import { readRunLayout } from './layout.js';
+import { LayoutError, readRunLayout } from './layout.js';
 import { planJoin, type JoinRun } from './join.js';
 
 const run = promisify(execFile);
@@ -88,6 +89,49 @@ test('a run file layout: clusters with timestamps on the run offset, keyframe cl
   assert.ok(l.clusters.filter((c) => c[2] === 1).length >= 3, 'clusters that start on a keyframe are seek points');
   assert.match(l.trackSignature, /V_VP8/);
   assert.match(l.trackSignature, /A_OPUS/);
+});
+
+test('a file whose ffmpeg was killed: refused as it is, salvaged up to its last whole cluster, and joined with the next run', async () => {
+  const path = join(dir, 'killed.webm');
+  // Written in real time at 2 Mbit/s (ffmpeg writes the file 256 KiB at a time), SIGKILLed after
+  // ~4.5 s: no Duration, no Cues, the last cluster most likely cut short.
+  // prettier-ignore
+  const ff = spawn('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-re',
+    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-c:v', 'libvpx', '-g', '30', '-b:v', '2M', '-deadline', 'realtime', '-cpu-used', '8',
+    '-c:a', 'libopus', '-f', 'webm', '-cluster_time_limit', '1000', '-y', path,
+  ], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 4500));
+  ff.kill('SIGKILL');
+  await once(ff, 'exit');
+  await assert.rejects(readRunLayout(path), LayoutError);
+  const l = await readRunLayout(path, { salvage: true });
+  const { size } = await stat(path);
+  assert.ok(l.clusters.length >= 1, `${l.clusters.length} whole clusters`);
+  assert.ok(l.clustersEnd <= size, 'only whole clusters');
+  // ffmpeg had ~1 s (its cluster time limit) in memory when it was killed; the start took some.
+  assert.ok(l.durationMs >= 1000 && l.durationMs <= 4600, `salvaged ${l.durationMs} ms of ~4.5 s`);
+  assert.ok(l.durationMs >= l.clusters[l.clusters.length - 1]![1], 'the duration reaches into the last cluster');
+  // The salvaged run joins with a closed one: a file that decodes and only goes forward.
+  await storage.putFile('runs/killed.webm', path, 'video/webm');
+  const next = await writeRun('after-kill.webm', 2, Math.ceil(l.durationMs / 1000) + 1);
+  await storage.putFile('runs/after-kill.webm', next, 'video/webm');
+  const plan = await planJoin(
+    [
+      { key: 'runs/killed.webm', layout: l },
+      { key: 'runs/after-kill.webm', layout: await readRunLayout(next) },
+    ],
+    async () => {
+      throw new Error('no cut expected');
+    },
+  );
+  await storage.compose('joined-killed.webm', plan.pieces, 'video/webm');
+  const out = storage.pathOf('joined-killed.webm');
+  const { stderr } = await run('ffmpeg', ['-v', 'error', '-i', out, '-f', 'null', '-']);
+  assert.equal(stderr.trim(), '', 'decodes without an error');
+  const pts = (await packets(out)).filter((p) => p.stream === 0).map((p) => p.pts);
+  for (let i = 1; i < pts.length; i++) assert.ok(pts[i]! >= pts[i - 1]!, `video goes forward (${pts[i - 1]} then ${pts[i]})`);
 });
 
 test('runs with a gap and an overlap join into one file that decodes, only goes forward and keeps every frame', async () => {

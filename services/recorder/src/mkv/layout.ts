@@ -41,8 +41,17 @@ async function readAt(f: FileHandle, pos: number, length: number): Promise<Buffe
   return buf.subarray(0, bytesRead);
 }
 
+export interface LayoutOptions {
+  /**
+   * The file was not closed (ffmpeg killed or crashed): take the clusters written whole before
+   * it stopped, and the last one's last block as the duration. What ffmpeg still held in memory
+   * (up to its cluster time limit) is lost; the segments lose as much.
+   */
+  salvage?: boolean;
+}
+
 /** The layout of a closed Matroska/WebM file. Throws LayoutError when it is not one we can join. */
-export async function readRunLayout(path: string): Promise<RunLayout> {
+export async function readRunLayout(path: string, o: LayoutOptions = {}): Promise<RunLayout> {
   const f = await open(path, 'r');
   try {
     const { size } = await f.stat();
@@ -73,7 +82,7 @@ export async function readRunLayout(path: string): Promise<RunLayout> {
       if (c.id === ID.TimestampScale) timestampScaleNs = readUint(head, c);
       if (c.id === ID.Duration) duration = readFloat(head, c);
     }
-    if (duration === null) throw new LayoutError('no Duration (the file was not closed)');
+    if (duration === null && !o.salvage) throw new LayoutError('no Duration (the file was not closed)');
     const { signature, cueTrack } = describeTracks(head, tracks);
     const msPer = timestampScaleNs / 1e6;
 
@@ -82,6 +91,8 @@ export async function readRunLayout(path: string): Promise<RunLayout> {
     while (pos < segEnd) {
       const peek = await readAt(f, pos, CLUSTER_PEEK);
       const h = readHeader(peek, 0);
+      // Salvaging: a cluster cut short by the kill ends the media.
+      if (o.salvage && (!h || h.size === null || pos + h.dataPos + h.size > size)) break;
       if (!h || h.size === null) throw new LayoutError(`unreadable or unsized element at ${pos}`);
       if (h.id !== ID.Cluster) break; // Cues, Tags: the media ends here
       const first = clusterStart(peek, h, cueTrack);
@@ -92,6 +103,8 @@ export async function readRunLayout(path: string): Promise<RunLayout> {
     }
     if (clusters.length === 0) throw new LayoutError('no clusters');
     if (clustersEnd > size) throw new LayoutError('the last cluster runs past the end of the file');
+    const last = clusters[clusters.length - 1]![0];
+    duration ??= lastBlockTs(await readAt(f, last, clustersEnd - last));
     return {
       size,
       ebmlHeader: head.subarray(0, segPos).toString('base64'),
@@ -99,13 +112,30 @@ export async function readRunLayout(path: string): Promise<RunLayout> {
       trackSignature: signature,
       cueTrack,
       timestampScaleNs,
-      durationMs: duration * msPer,
+      durationMs: duration! * msPer,
       clusters,
       clustersEnd,
     };
   } finally {
     await f.close();
   }
+}
+
+/** The timestamp (TimestampScale units) of the last block in a whole cluster: its media's end. */
+function lastBlockTs(cluster: Buffer): number {
+  const h = readHeader(cluster, 0);
+  if (!h || h.id !== ID.Cluster || h.size === null) throw new LayoutError('not a cluster');
+  let clusterTs: number | null = null;
+  let end = 0;
+  for (const c of children(cluster, h.dataPos, h.dataPos + h.size)) {
+    if (c.id === ID.Timestamp) clusterTs = readUint(cluster, c);
+    if (c.id !== ID.SimpleBlock && c.id !== ID.BlockGroup) continue;
+    const blockPos = c.id === ID.SimpleBlock ? c.dataPos : readHeader(cluster, c.dataPos)?.dataPos;
+    const t = blockPos === undefined ? null : readTrackNumber(cluster, blockPos);
+    if (blockPos !== undefined && t) end = Math.max(end, cluster.readInt16BE(blockPos + t.length));
+  }
+  if (clusterTs === null) throw new LayoutError('a cluster without a timestamp');
+  return clusterTs + end;
 }
 
 /** Each TrackEntry's number, type, codec and codec private data; and the video track's number. */
