@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { createSocket } from 'node:dgram';
-import { access, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
@@ -799,80 +799,99 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
   // On S3 every run fills its block of one multipart upload for the raw output while it records
   // (jobs/rawUpload.ts); runs that are not the last park, and finalize completes the upload from
   // their parts and the few bytes each held back (mkv/parked.ts): no byte of a part is copied or
-  // re-sent at stop. 8 Mbit/s so each run sends parts (5 MiB each, after a 5.25 MiB head).
-  test('three runs on S3 (two rejoins) go into one shared upload, completed at stop from their parts', { timeout: 240_000 }, async (t) => {
-    const s3 = await startCephS3();
-    const clip = join(tmp, 'clip-8mbit.webm');
-    await encodeClip(clip, '8M');
-    const s = await setup(t, {
-      SEGMENT_SECONDS: '2',
-      S3_ENDPOINT: s3.endpoint,
-      S3_REGION: s3.region,
-      S3_BUCKET: `lw-shared-${process.pid}`,
-      S3_ACCESS_KEY: s3.accessKey,
-      S3_SECRET_KEY: s3.secretKey,
-      S3_USE_SSL: '0',
-      S3_PATH_STYLE: '1',
-    }).catch(async (err: unknown) => {
-      await s3.stop();
-      throw err;
-    });
-    // After setup's own cleanup (hooks run in order): the recorder closes while S3 is up, so
-    // no job is left retrying against a stopped gateway.
-    t.after(() => s3.stop());
-    await s.storage.init();
-    const { rec, messages } = await s.startCapture();
-    const listenings = () => messages.filter((m): m is Extract<RecordingMessage, { type: 'listening' }> => m.type === 'listening');
-    const RUN_S = 13;
-    let firstAt = 0;
-    for (let run = 0; run < 3; run++) {
-      const listening = await waitFor(`run ${run} listening`, () => listenings()[run], 30_000);
-      const [v, a] = s.portsOf(listening);
-      const sender = sendClip(clip, v, a, RUN_S, 1);
-      s.children.push(sender);
-      if (run === 0) {
-        await waitFor('first-frame', () => messages.some((m) => m.type === 'first-frame'), 20_000);
-        firstAt = performance.now();
+  // re-sent at stop. 8 Mbit/s so each run sends parts (5 MiB each, after a 5.25 MiB head). The
+  // second run's ffmpeg is SIGKILLed mid-run: its file, never closed, is salvaged up to its last
+  // whole cluster and parked like the others (no segment join).
+  test(
+    'three runs on S3 (a rejoin, an ffmpeg SIGKILL) go into one shared upload, completed at stop from their parts',
+    { timeout: 240_000 },
+    async (t) => {
+      const s3 = await startCephS3();
+      const clip = join(tmp, 'clip-8mbit.webm');
+      await encodeClip(clip, '8M');
+      const s = await setup(t, {
+        SEGMENT_SECONDS: '2',
+        S3_ENDPOINT: s3.endpoint,
+        S3_REGION: s3.region,
+        S3_BUCKET: `lw-shared-${process.pid}`,
+        S3_ACCESS_KEY: s3.accessKey,
+        S3_SECRET_KEY: s3.secretKey,
+        S3_USE_SSL: '0',
+        S3_PATH_STYLE: '1',
+      }).catch(async (err: unknown) => {
+        await s3.stop();
+        throw err;
+      });
+      // After setup's own cleanup (hooks run in order): the recorder closes while S3 is up, so
+      // no job is left retrying against a stopped gateway.
+      t.after(() => s3.stop());
+      await s.storage.init();
+      const { rec, messages } = await s.startCapture();
+      const listenings = () => messages.filter((m): m is Extract<RecordingMessage, { type: 'listening' }> => m.type === 'listening');
+      const RUN_S = 13;
+      let firstAt = 0;
+      for (let run = 0; run < 3; run++) {
+        const listening = await waitFor(`run ${run} listening`, () => listenings()[run], 30_000);
+        const [v, a] = s.portsOf(listening);
+        const sender = sendClip(clip, v, a, RUN_S, 1);
+        s.children.push(sender);
+        if (run === 0) {
+          await waitFor('first-frame', () => messages.some((m) => m.type === 'first-frame'), 20_000);
+          firstAt = performance.now();
+        }
+        if (run === 1) {
+          // Mid-run, with media flowing: ffmpeg dies; the capture hands on to a new run by itself.
+          await new Promise((r) => setTimeout(r, 9000));
+          // The running ffmpeg's pid file: the newest run's (jobs/leftovers.ts).
+          const work = join(s.config.RECORDER_WORK_DIR, rec.id);
+          const runs = (await readdir(work)).map((f) => /^run-(\d+)\.pid$/.exec(f)?.[1]).filter((r) => r !== undefined);
+          const pidFile = join(work, `run-${Math.max(...runs.map(Number))}.pid`);
+          process.kill(Number((await readFile(pidFile, 'utf8')).split(' ')[0]), 'SIGKILL');
+          sender.kill('SIGKILL');
+          continue;
+        }
+        await once(sender, 'exit');
+        if (run === 0)
+          await s.conn.publish(
+            s.keys.recordingChannel(rec.id),
+            encodeMessage({ type: 'restart-run', recordingId: rec.id, reason: 'test rejoin' }),
+          );
       }
-      await once(sender, 'exit');
-      if (run < 2)
-        await s.conn.publish(
-          s.keys.recordingChannel(rec.id),
-          encodeMessage({ type: 'restart-run', recordingId: rec.id, reason: 'test rejoin' }),
-        );
-    }
-    const wallS = (performance.now() - firstAt) / 1000;
-    const stopAt = performance.now();
-    await requestStop(s.store, s.conn, s.keys, rec.id);
-    const ready = await s.finalOf(rec.id, 60_000);
-    const stopToReadyMs = performance.now() - stopAt;
-    assert.equal(ready.status, 'ready', JSON.stringify(ready.error));
-    assert.equal(ready.runFiles.length, 3, 'a continuous file per run');
-    const paths = (await s.recorder.metrics.finalizePath.get()).values;
-    assert.equal(paths.find((v) => v.labels['path'] === 'join_parked')?.value, 1, 'the shared upload was completed');
-    assert.equal(paths.find((v) => v.labels['path'] === 'join')?.value, undefined, 'no segment join');
-    const { file, probe } = await probeStored(s, rec.id, 'raw.webm');
-    const duration = probe.format.duration ?? NaN;
-    assert.ok(Math.abs(duration - wallS) <= 2, `joined ${duration.toFixed(2)} s, media spanned ${wallS.toFixed(2)} s`);
-    const MiB = 1024 * 1024;
-    const raw = ready.outputs.find((o) => o.name === 'raw')!;
-    assert.ok(raw.size! > 3 * 11 * MiB, `every run's parts are in the output (${(raw.size! / MiB).toFixed(1)} MiB)`);
-    const decode = spawnSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8' });
-    assert.equal(decode.stderr.trim(), '', 'the joined file decodes without an error');
-    const pts = (await probePackets(file, { select: 'v' })).filter((p) => Number.isFinite(p.pts)).map((p) => p.pts);
-    for (let i = 1; i < pts.length; i++) assert.ok(pts[i]! >= pts[i - 1]!, `video timestamps go forward (${pts[i - 1]} then ${pts[i]})`);
-    // No gap longer than a rejoin's: every run's media is there, in order.
-    const gaps = pts.slice(1).map((p, i) => p - pts[i]!);
-    assert.ok(Math.max(...gaps) < 3, `longest gap between video frames ${Math.max(...gaps).toFixed(2)} s`);
-    assert.ok(await hasCues(file), 'cues present (the file is seekable)');
-    assert.deepEqual(await s.storage.list(recordingKeys.runsPrefix(rec.id)), [], 'the loose objects are gone once joined');
-    assert.equal(await s.conn.exists(s.keys.rawUpload(rec.id)), 0, "the shared upload's registry is gone");
-    const atStop = (await s.recorder.metrics.stopUploadBytes.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value;
-    t.diagnostic(
-      `three runs, ${(raw.size! / MiB).toFixed(1)} MiB, ${duration.toFixed(2)} s joined of ${wallS.toFixed(2)} s; ` +
-        `${atStop} stop uploads; stop → ready ${stopToReadyMs.toFixed(0)} ms`,
-    );
-  });
+      const wallS = (performance.now() - firstAt) / 1000;
+      const stopAt = performance.now();
+      await requestStop(s.store, s.conn, s.keys, rec.id);
+      const ready = await s.finalOf(rec.id, 60_000);
+      const stopToReadyMs = performance.now() - stopAt;
+      assert.equal(ready.status, 'ready', JSON.stringify(ready.error));
+      assert.equal(ready.runFiles.length, 3, 'a continuous file per run');
+      const paths = (await s.recorder.metrics.finalizePath.get()).values;
+      assert.equal(paths.find((v) => v.labels['path'] === 'join_parked')?.value, 1, 'the shared upload was completed');
+      assert.equal(paths.find((v) => v.labels['path'] === 'join')?.value, undefined, 'no segment join');
+      const { file, probe } = await probeStored(s, rec.id, 'raw.webm');
+      const duration = probe.format.duration ?? NaN;
+      assert.ok(Math.abs(duration - wallS) <= 2, `joined ${duration.toFixed(2)} s, media spanned ${wallS.toFixed(2)} s`);
+      const MiB = 1024 * 1024;
+      const raw = ready.outputs.find((o) => o.name === 'raw')!;
+      assert.ok(raw.size! > 30 * MiB, `every run's parts are in the output (${(raw.size! / MiB).toFixed(1)} MiB)`);
+      const decode = spawnSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8' });
+      assert.equal(decode.stderr.trim(), '', 'the joined file decodes without an error');
+      const pts = (await probePackets(file, { select: 'v' })).filter((p) => Number.isFinite(p.pts)).map((p) => p.pts);
+      for (let i = 1; i < pts.length; i++) assert.ok(pts[i]! >= pts[i - 1]!, `video timestamps go forward (${pts[i - 1]} then ${pts[i]})`);
+      // No gap longer than a rejoin's: every run's media is there, in order.
+      const gaps = pts.slice(1).map((p, i) => p - pts[i]!);
+      assert.ok(Math.max(...gaps) < 3, `longest gap between video frames ${Math.max(...gaps).toFixed(2)} s`);
+      const breaks = gaps.map((g, i) => [pts[i]!, g] as const).filter(([, g]) => g > 0.1);
+      assert.ok(await hasCues(file), 'cues present (the file is seekable)');
+      assert.deepEqual(await s.storage.list(recordingKeys.runsPrefix(rec.id)), [], 'the loose objects are gone once joined');
+      assert.equal(await s.conn.exists(s.keys.rawUpload(rec.id)), 0, "the shared upload's registry is gone");
+      const atStop = (await s.recorder.metrics.stopUploadBytes.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value;
+      t.diagnostic(
+        `three runs, ${(raw.size! / MiB).toFixed(1)} MiB, ${duration.toFixed(2)} s joined of ${wallS.toFixed(2)} s; ` +
+          `video breaks ${breaks.map(([at, g]) => `${g.toFixed(2)} s at ${at.toFixed(1)} s`).join(', ')}; ` +
+          `${atStop} stop uploads; stop → ready ${stopToReadyMs.toFixed(0)} ms`,
+      );
+    },
+  );
 
   /** The mp4 output once it is ready (or failed), and when that was. */
   async function mp4Of(s: Awaited<ReturnType<typeof setup>>, id: string): Promise<{ rec: Recording; at: number }> {

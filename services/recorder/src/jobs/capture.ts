@@ -328,6 +328,8 @@ class Capture {
   #continuousOffsetMs: number | null = null;
   readonly #rtpLoss: RtpLossCounter;
   #continuous: ContinuousFile | undefined;
+  /** Parked with its loose bytes on this machine only: its segments must all be uploaded. */
+  #looseLocalOnly = false;
   /** This run's block of the raw output's shared upload (asked for once, while ffmpeg binds). */
   #slot: Promise<SharedUploadSlot | null> | undefined;
   #liveMp4: LiveMp4 | undefined;
@@ -457,16 +459,18 @@ class Capture {
       // queued for upload are not needed (they are the crash-safe copy) and are skipped, so a
       // backlog never delays `ready`. Otherwise every segment is uploaded for finalize to join.
       // A pause is not the end: the run parks in the shared upload for the runs after the resume.
-      const stored = await this.#finishContinuous(
-        closed && this.#sawFirstFrame && reason !== 'recording_gone',
-        finalizing && reason !== 'paused',
-      );
+      const stored = await this.#finishContinuous({
+        media: this.#sawFirstFrame && reason !== 'recording_gone',
+        closed,
+        endsRecording: finalizing && reason !== 'paused',
+      });
       // Before `ready` (below): from here the mp4 job waits for the live mp4 (first run only).
       const mine = stored?.runFiles.find((f) => f.output === 'raw' && f.run === this.#run);
       const isRaw = mine !== undefined && mine.key === recordingKeys.output(this.#id, mine.file);
       if (isRaw && finalizing && this.#first) await this.#liveMp4?.sourceComplete();
       else await this.#liveMp4?.drop('run_not_raw');
-      const covered = stored !== null && finalizing && runFilesCovering(stored, await localRunsIn(this.#dir)) !== null;
+      const covered =
+        stored !== null && finalizing && !this.#looseLocalOnly && runFilesCovering(stored, await localRunsIn(this.#dir)) !== null;
       const { uploaded, failed, skipped } = covered
         ? await this.#uploader.drop().then((r) => ({ uploaded: r.uploaded, failed: 0, skipped: r.skipped }))
         : await this.#uploader.finish().then((r) => ({ ...r, skipped: 0 }));
@@ -981,23 +985,34 @@ class Capture {
    * shared upload it completes it only when it `endsRecording` alone; otherwise it parks. The
    * recording as updated, or null when nothing was stored.
    */
-  async #finishContinuous(use: boolean, endsRecording: boolean): Promise<Recording | null> {
+  async #finishContinuous(o: { media: boolean; closed: boolean; endsRecording: boolean }): Promise<Recording | null> {
+    const { endsRecording } = o;
     const c = this.#continuous;
     if (!c) return null;
-    if (!use) {
+    // A file ffmpeg did not close (killed, crashed) is kept only in a shared upload, salvaged:
+    // most of it is there already, and finalize writes a new head for it anyway.
+    if (!o.media || (!o.closed && !c.shared)) {
       await this.#dropContinuous();
       return null;
     }
     const d = this.#d;
     const plan = this.#planContinuous()!;
     // Read before completing: local storage moves the file into place.
-    const layout = await readRunLayout(plan.path).catch((err: unknown) => {
+    const layout = await readRunLayout(plan.path, { salvage: !o.closed }).catch((err: unknown) => {
       this.#log.warn({ err }, "could not read the continuous file's layout; it cannot be joined with other runs");
       return null;
     });
+    if (!o.closed) {
+      this.#log.info(
+        { clusters: layout?.clusters.length, durationMs: layout?.durationMs },
+        'ffmpeg did not close its continuous file: parking what it wrote whole',
+      );
+      return this.#parkContinuous(c, plan, layout, !endsRecording);
+    }
     // In the shared upload with other runs (or more to come): park; finalize completes it.
     const parks = c.shared !== null && !(endsRecording && (await aloneInRawUpload(d, this.#id, this.#run).catch(() => false)));
-    if (parks) return this.#parkContinuous(c, plan, layout);
+    // Ending the recording, it completes the upload itself right after: no need to store its loose bytes.
+    if (parks) return this.#parkContinuous(c, plan, layout, !endsRecording);
     const done = await c.complete();
     if (!done) {
       if (c.shared) await leaveRawUpload(d, this.#id, this.#run).catch(() => {});
@@ -1050,6 +1065,7 @@ class Capture {
     c: ContinuousFile,
     plan: { file: string; contentType: string },
     layout: RunLayout | null,
+    store: boolean,
   ): Promise<Recording | null> {
     const d = this.#d;
     const parked = layout
@@ -1058,8 +1074,10 @@ class Capture {
           clustersEnd: layout.clustersEnd,
           looseKey: recordingKeys.runFile(this.#id, this.#run, 'loose'),
           localCopy: join(this.#dir, looseFileName(this.#run)),
+          store,
         })
       : (await c.abort(), null);
+    this.#looseLocalOnly = parked !== null && !store;
     const layoutKey = recordingKeys.runLayout(this.#id, this.#run);
     const stored =
       parked &&

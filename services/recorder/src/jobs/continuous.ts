@@ -41,6 +41,12 @@ export interface ParkOptions {
   /** Storage key and local path of the loose bytes. */
   looseKey: string;
   localCopy: string;
+  /**
+   * Store the loose bytes under looseKey too (default). A run that ends the recording skips
+   * that: the upload is completed at once, here, from the local copy (its segments stay the
+   * copy for any other recorder).
+   */
+  store?: boolean;
 }
 
 export interface CompletedFile {
@@ -160,10 +166,10 @@ export class ContinuousFile {
       if (looseBytes > MAX_LOOSE_BYTES) throw new Error(`${looseBytes} bytes held back; too many to park`);
       const loose = await readRanges(this.#o.path, [lead, tail]);
       await writeFile(p.localCopy, loose);
-      await retry(() => this.#o.storage.putBytes(p.looseKey, loose, 'application/octet-stream'), { attempts: 4 });
+      if (p.store !== false) await retry(() => this.#o.storage.putBytes(p.looseKey, loose, 'application/octet-stream'), { attempts: 4 });
       const completeMs = performance.now() - t0;
       this.#o.metrics.uploadSeconds.observe({ kind: 'complete' }, completeMs / 1000);
-      this.#o.metrics.stopUploadBytes.observe(loose.length);
+      this.#o.metrics.stopUploadBytes.observe(p.store === false ? 0 : loose.length);
       await rm(this.#o.path, { force: true });
       this.#o.logger.info({ parts: sent.parts.length, looseBytes, completeMs: Math.round(completeMs) }, 'continuous file parked');
       return { uploadId: slot.uploadId, looseKey: p.looseKey, parts: sent.parts, lead, tail };
