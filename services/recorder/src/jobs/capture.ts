@@ -59,7 +59,7 @@ import { recordingWorkDir, type RecorderDeps, type RecorderSettings } from './de
 import { readyFromContinuousFile } from './finalize.js';
 import { forgetPid, rememberPid } from './leftovers.js';
 import { endPausedRun } from './pause.js';
-import { aloneInRawUpload, joinRawUpload, leaveRawUpload } from './rawUpload.js';
+import { aloneInRawUpload, forgetRawUpload, joinRawUpload, leaveRawUpload } from './rawUpload.js';
 import { localRunsIn, runFilesCovering } from './runFiles.js';
 import { retry } from './retry.js';
 import { recordRunTracks } from './runTracks.js';
@@ -208,6 +208,7 @@ export async function finalizeOrFail(
   }
   await d.lifecycle.fail(id, code, message);
   d.metrics.captureFailures.inc({ code });
+  await forgetRawUpload(d, id).catch((err: unknown) => log.warn({ err }, "could not drop the raw output's shared upload"));
   // Final: nothing will read this recording's work files again (segments, lists, SDPs).
   await rm(recordingWorkDir(d.settings, id), { recursive: true, force: true }).catch((err: unknown) =>
     log.warn({ err }, 'could not remove the work directory of a failed recording'),
@@ -980,10 +981,11 @@ class Capture {
   }
 
   /**
-   * Completes the continuous file when `use` (ffmpeg closed it after media), stores its layout
+   * Completes the continuous file when it holds media and ffmpeg closed it, stores its layout
    * and lists both in the manifest; else drops it (finalize joins segments). In the raw output's
-   * shared upload it completes it only when it `endsRecording` alone; otherwise it parks. The
-   * recording as updated, or null when nothing was stored.
+   * shared upload it completes it only when it `endsRecording` alone; otherwise, or when ffmpeg
+   * did not close it (salvaged), it parks. The recording as updated, or null when nothing was
+   * stored.
    */
   async #finishContinuous(o: { media: boolean; closed: boolean; endsRecording: boolean }): Promise<Recording | null> {
     const { endsRecording } = o;
