@@ -8,7 +8,8 @@
 // completes it (its file *is* the raw output); any other run parks (its parts stay in the
 // upload, its few held-back bytes go up as a small "loose" object) and finalize completes the
 // upload from every run's parts (mkv/parked.ts). A run whose ffmpeg did not close the file
-// (killed, crashed) aborts it: finalize then joins the segments as before.
+// (killed, crashed) parks what it wrote whole when it is in a shared upload (capture.ts salvages
+// its layout), else aborts it: finalize then joins the segments as before.
 import { open, rm, stat, writeFile } from 'node:fs/promises';
 import { MIN_PART_BYTES, type GrowingObject, type Logger, type SharedUploadSlot, type Storage } from '@live-webrtc/shared';
 import { readMatroskaDurationMs } from '../ffmpeg/mkvHead.js';
@@ -145,9 +146,9 @@ export class ContinuousFile {
   }
 
   /**
-   * ffmpeg closed the file, and the run is not the recording's only one: leaves its parts in the
-   * shared upload and stores the bytes it held back (the clusters' lead and tail) as one small
-   * object, and a copy beside the work files. Null when that cannot be done (then it is aborted
+   * The run is not the recording's only one (or ffmpeg did not close its file): leaves its parts
+   * in the shared upload and keeps the bytes it held back (the clusters' lead and tail) as one
+   * small object, and a copy beside the work files. Null when that cannot be done (then it is aborted
    * and finalize joins the segments).
    */
   async park(p: ParkOptions): Promise<ParkedRun | null> {
