@@ -174,13 +174,7 @@ export class S3Storage implements Storage {
   }
 
   readonly sharedUploads: SharedUploads = {
-    create: async (key, contentType) => {
-      const r = await this.#client.send(
-        new CreateMultipartUploadCommand({ Bucket: this.#bucket, Key: this.#key(key), ContentType: contentType }),
-      );
-      if (!r.UploadId) throw new Error(`S3 gave no upload id for ${key}`);
-      return r.UploadId;
-    },
+    create: (key, contentType) => this.#createUpload(key, contentType),
     open: (key: string, contentType: string, slot: SharedUploadSlot) =>
       // The held-back head reaches past the file's EBML head and Tracks (< 256 KiB), so the
       // bytes joined in before a block's parts are never shorter than S3's minimum part.
@@ -193,34 +187,48 @@ export class S3Storage implements Storage {
 
   async #completeShared(key: string, uploadId: string, pieces: readonly SharedPiece[]): Promise<{ size: number }> {
     const parts = planSharedParts(pieces, MIN_PART);
-    const target = this.#key(key);
-    const etags = new Map<number, string>();
-    await Promise.all(
-      parts.map(async (p) => {
-        if (!('bytes' in p)) return etags.set(p.n, p.etag);
-        const r = await this.#client.send(
-          new UploadPartCommand({
-            Bucket: this.#bucket,
-            Key: target,
-            UploadId: uploadId,
-            PartNumber: p.n,
-            Body: p.bytes,
-            ContentLength: p.bytes.length,
-          }),
-        );
-        if (!r.ETag) throw new Error(`S3 gave no ETag for part ${p.n} of ${key}`);
-        return etags.set(p.n, r.ETag);
+    const etags = await Promise.all(parts.map((p) => ('bytes' in p ? this.#uploadPart(key, uploadId, p.n, p.bytes) : p.etag)));
+    await this.#completeUpload(
+      key,
+      uploadId,
+      parts.map((p, i) => ({ PartNumber: p.n, ETag: etags[i]! })),
+    );
+    return { size: parts.reduce((n, p) => n + ('bytes' in p ? p.bytes.length : p.size), 0) };
+  }
+
+  async #createUpload(key: string, contentType: string): Promise<string> {
+    const r = await this.#client.send(
+      new CreateMultipartUploadCommand({ Bucket: this.#bucket, Key: this.#key(key), ContentType: contentType }),
+    );
+    if (!r.UploadId) throw new Error(`S3 gave no upload id for ${key}`);
+    return r.UploadId;
+  }
+
+  /** Sends `bytes` as part `n` of an upload; its ETag. */
+  async #uploadPart(key: string, uploadId: string, n: number, bytes: Buffer): Promise<string> {
+    const r = await this.#client.send(
+      new UploadPartCommand({
+        Bucket: this.#bucket,
+        Key: this.#key(key),
+        UploadId: uploadId,
+        PartNumber: n,
+        Body: bytes,
+        ContentLength: bytes.length,
       }),
     );
+    if (!r.ETag) throw new Error(`S3 gave no ETag for part ${n} of ${key}`);
+    return r.ETag;
+  }
+
+  async #completeUpload(key: string, uploadId: string, parts: { PartNumber: number; ETag: string }[]): Promise<void> {
     await this.#client.send(
       new CompleteMultipartUploadCommand({
         Bucket: this.#bucket,
-        Key: target,
+        Key: this.#key(key),
         UploadId: uploadId,
-        MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.n, ETag: etags.get(p.n)! })) },
+        MultipartUpload: { Parts: parts },
       }),
     );
-    return { size: parts.reduce((n, p) => n + ('bytes' in p ? p.bytes.length : p.size), 0) };
   }
 
   async compose(key: string, pieces: readonly ComposePiece[], contentType: string): Promise<{ size: number }> {
@@ -240,11 +248,7 @@ export class S3Storage implements Storage {
       return { size };
     }
     const target = this.#key(key);
-    const created = await this.#client.send(
-      new CreateMultipartUploadCommand({ Bucket: this.#bucket, Key: target, ContentType: contentType }),
-    );
-    const uploadId = created.UploadId;
-    if (!uploadId) throw new Error(`S3 gave no upload id for ${key}`);
+    const uploadId = await this.#createUpload(key, contentType);
     try {
       const etags: string[] = new Array<string>(parts.length);
       // A few parts at a time: copies run inside the storage, so they overlap well.
@@ -255,18 +259,7 @@ export class S3Storage implements Storage {
           const p = parts[i]!;
           const PartNumber = i + 1;
           if ('bytes' in p) {
-            const r = await this.#client.send(
-              new UploadPartCommand({
-                Bucket: this.#bucket,
-                Key: target,
-                UploadId: uploadId,
-                PartNumber,
-                Body: p.bytes,
-                ContentLength: p.bytes.length,
-              }),
-            );
-            if (!r.ETag) throw new Error(`S3 gave no ETag for part ${PartNumber} of ${key}`);
-            etags[i] = r.ETag;
+            etags[i] = await this.#uploadPart(key, uploadId, PartNumber, p.bytes);
           } else {
             const r = await this.#client.send(
               new UploadPartCopyCommand({
@@ -285,13 +278,10 @@ export class S3Storage implements Storage {
         }
       };
       await Promise.all(Array.from({ length: Math.min(4, parts.length) }, worker));
-      await this.#client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: this.#bucket,
-          Key: target,
-          UploadId: uploadId,
-          MultipartUpload: { Parts: etags.map((ETag, i) => ({ PartNumber: i + 1, ETag })) },
-        }),
+      await this.#completeUpload(
+        key,
+        uploadId,
+        etags.map((ETag, i) => ({ PartNumber: i + 1, ETag })),
       );
       return { size };
     } catch (err) {

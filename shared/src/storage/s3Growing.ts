@@ -131,8 +131,10 @@ export class S3GrowingObject implements GrowingObject {
     if (this.#done) throw new Error('growing object already completed or aborted');
     this.#done = true;
     const parts = [...this.#parts]
-      .map(([n, etag]) => ({ n, etag, start: this.#head + (n - this.#firstPart - 1) * this.#partBytes, end: 0 }))
-      .map((p) => ({ ...p, end: p.start + this.#partBytes }))
+      .map(([n, etag]) => {
+        const start = this.#head + (n - this.#firstPart - 1) * this.#partBytes;
+        return { n, etag, start, end: start + this.#partBytes };
+      })
       .sort((a, b) => a.n - b.n);
     return { parts, head: this.#head, next: this.#next };
   }
