@@ -290,6 +290,29 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
     return { config, keys, conn, store, storage, recorder, children, startCapture, listening, portsOf, recordDir, sfu, finalOf };
   }
 
+  /** setup() with storage on a Ceph S3 gateway of its own, in bucket `bucket`. */
+  async function setupOnS3(t: TestContext, bucket: string, env: Record<string, string> = {}) {
+    const s3 = await startCephS3();
+    const s = await setup(t, {
+      ...env,
+      S3_ENDPOINT: s3.endpoint,
+      S3_REGION: s3.region,
+      S3_BUCKET: `${bucket}-${process.pid}`,
+      S3_ACCESS_KEY: s3.accessKey,
+      S3_SECRET_KEY: s3.secretKey,
+      S3_USE_SSL: '0',
+      S3_PATH_STYLE: '1',
+    }).catch(async (err: unknown) => {
+      await s3.stop();
+      throw err;
+    });
+    // After setup's own cleanup (hooks run in order): the recorder closes while S3 is up, so
+    // no job is left retrying against a stopped gateway.
+    t.after(() => s3.stop());
+    await s.storage.init();
+    return s;
+  }
+
   /** An output file downloaded from storage and probed, with its first video and audio stream. */
   async function probeStored(s: Awaited<ReturnType<typeof setup>>, id: string, name: string) {
     const file = join(tmp, `${id}-${name}`);
@@ -661,30 +684,15 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
     async (t) => {
       const mediaSeconds = Number(process.env['LW_LONG_SECONDS'] ?? 600);
       const speed = Number(process.env['LW_LONG_SPEED'] ?? 10);
-      const s3 = await startCephS3();
       const clip = join(tmp, 'clip-2mbit.webm');
       await encodeClip(clip);
-      const s = await setup(t, {
+      const s = await setupOnS3(t, 'lw-long', {
         SEGMENT_SECONDS: '10',
         // Fed at 10× (20 Mbit/s), a loaded CI host can leave packets unread for just over the
         // default 300 ms, and the stall detector then restarts the run (a fresh-clone run did):
         // this test is about the one-run stop path, not stall detection (ffmpeg/stall.test.ts).
         RECORDER_STUCK_MS: '2000',
-        S3_ENDPOINT: s3.endpoint,
-        S3_REGION: s3.region,
-        S3_BUCKET: `lw-long-${process.pid}`,
-        S3_ACCESS_KEY: s3.accessKey,
-        S3_SECRET_KEY: s3.secretKey,
-        S3_USE_SSL: '0',
-        S3_PATH_STYLE: '1',
-      }).catch(async (err: unknown) => {
-        await s3.stop();
-        throw err;
       });
-      // After setup's own cleanup (hooks run in order): the recorder closes while S3 is up, so
-      // no job is left retrying against a stopped gateway.
-      t.after(() => s3.stop());
-      await s.storage.init();
       const { rec, messages } = await s.startCapture();
       // Generous: ffmpeg can take seconds to bind its ports on a loaded machine (up to 3 tries).
       const [videoPort, audioPort] = s.portsOf(await s.listening(messages, 30_000));
@@ -806,26 +814,9 @@ describe('capture and finalize with real Redis and ffmpeg', () => {
     'three runs on S3 (a rejoin, an ffmpeg SIGKILL) go into one shared upload, completed at stop from their parts',
     { timeout: 240_000 },
     async (t) => {
-      const s3 = await startCephS3();
       const clip = join(tmp, 'clip-8mbit.webm');
       await encodeClip(clip, '8M');
-      const s = await setup(t, {
-        SEGMENT_SECONDS: '2',
-        S3_ENDPOINT: s3.endpoint,
-        S3_REGION: s3.region,
-        S3_BUCKET: `lw-shared-${process.pid}`,
-        S3_ACCESS_KEY: s3.accessKey,
-        S3_SECRET_KEY: s3.secretKey,
-        S3_USE_SSL: '0',
-        S3_PATH_STYLE: '1',
-      }).catch(async (err: unknown) => {
-        await s3.stop();
-        throw err;
-      });
-      // After setup's own cleanup (hooks run in order): the recorder closes while S3 is up, so
-      // no job is left retrying against a stopped gateway.
-      t.after(() => s3.stop());
-      await s.storage.init();
+      const s = await setupOnS3(t, 'lw-shared', { SEGMENT_SECONDS: '2' });
       const { rec, messages } = await s.startCapture();
       const listenings = () => messages.filter((m): m is Extract<RecordingMessage, { type: 'listening' }> => m.type === 'listening');
       const RUN_S = 13;

@@ -33,6 +33,7 @@ import {
   type Logger,
   type Recording,
   type RecordingMessage,
+  type RunFile,
   type RunRetry,
   type SharedUploadSlot,
   type TapSource,
@@ -1017,7 +1018,7 @@ class Capture {
     if (parks) return this.#parkContinuous(c, plan, layout, !endsRecording);
     const done = await c.complete();
     if (!done) {
-      if (c.shared) await leaveRawUpload(d, this.#id, this.#run).catch(() => {});
+      await this.#leaveRawUpload(c);
       return null;
     }
     let layoutKey: string | null = null;
@@ -1028,23 +1029,7 @@ class Capture {
         .then(() => (layoutKey = key))
         .catch((err: unknown) => this.#log.warn({ err }, "could not store the continuous file's layout"));
     }
-    const rec = await d.store.update(this.#id, (r) => ({
-      ...r,
-      runFiles: [
-        ...r.runFiles.filter((f) => !(f.output === 'raw' && f.run === this.#run)),
-        {
-          output: 'raw',
-          run: this.#run,
-          offsetMs: this.#continuousOffsetMs ?? 0,
-          key: done.key,
-          file: plan.file,
-          contentType: plan.contentType,
-          size: done.size,
-          durationMs: done.durationMs,
-          layout: layoutKey,
-        },
-      ],
-    }));
+    const rec = await this.#listRunFile(plan, { key: done.key, size: done.size, durationMs: done.durationMs, layout: layoutKey });
     this.#log.info(
       {
         size: done.size,
@@ -1069,45 +1054,55 @@ class Capture {
     layout: RunLayout | null,
     store: boolean,
   ): Promise<Recording | null> {
-    const d = this.#d;
-    const parked = layout
-      ? await c.park({
-          clustersStart: layout.clusters[0]![0],
-          clustersEnd: layout.clustersEnd,
-          looseKey: recordingKeys.runFile(this.#id, this.#run, 'loose'),
-          localCopy: join(this.#dir, looseFileName(this.#run)),
-          store,
-        })
-      : (await c.abort(), null);
+    if (!layout) {
+      await this.#dropContinuous();
+      return null;
+    }
+    const parked = await c.park({
+      clustersStart: layout.clusters[0]![0],
+      clustersEnd: layout.clustersEnd,
+      looseKey: recordingKeys.runFile(this.#id, this.#run, 'loose'),
+      localCopy: join(this.#dir, looseFileName(this.#run)),
+      store,
+    });
     this.#looseLocalOnly = parked !== null && !store;
     const layoutKey = recordingKeys.runLayout(this.#id, this.#run);
     const stored =
-      parked &&
-      layout &&
-      (await retry(() => d.storage.putBytes(layoutKey, JSON.stringify({ ...layout, parked }), 'application/json'), { attempts: 4 })
+      parked !== null &&
+      (await retry(() => this.#d.storage.putBytes(layoutKey, JSON.stringify({ ...layout, parked }), 'application/json'), { attempts: 4 })
         .then(() => true)
         .catch((err: unknown) => {
           this.#log.warn({ err }, "could not store the parked file's layout; finalize will join segments");
           return false;
         }));
-    if (!stored || !parked || !layout) {
-      await leaveRawUpload(d, this.#id, this.#run).catch(() => {});
+    if (!stored) {
+      await this.#leaveRawUpload(c);
       return null;
     }
-    return d.store.update(this.#id, (r) => ({
+    return this.#listRunFile(plan, {
+      key: parked.looseKey,
+      size: layout.size,
+      durationMs: Math.round(layout.durationMs),
+      layout: layoutKey,
+    });
+  }
+
+  /** Lists this run's continuous file in the manifest's `runFiles` (replacing an earlier entry). */
+  #listRunFile(
+    plan: { file: string; contentType: string },
+    f: Pick<RunFile, 'key' | 'size' | 'durationMs' | 'layout'>,
+  ): Promise<Recording> {
+    return this.#d.store.update(this.#id, (r) => ({
       ...r,
       runFiles: [
-        ...r.runFiles.filter((f) => !(f.output === 'raw' && f.run === this.#run)),
+        ...r.runFiles.filter((x) => !(x.output === 'raw' && x.run === this.#run)),
         {
           output: 'raw',
           run: this.#run,
           offsetMs: this.#continuousOffsetMs ?? 0,
-          key: parked.looseKey,
           file: plan.file,
           contentType: plan.contentType,
-          size: layout.size,
-          durationMs: Math.round(layout.durationMs),
-          layout: layoutKey,
+          ...f,
         },
       ],
     }));
@@ -1118,6 +1113,11 @@ class Capture {
     const c = this.#continuous;
     if (!c) return;
     await c.abort();
+    await this.#leaveRawUpload(c);
+  }
+
+  /** A run whose file is not used leaves the shared upload: it does not count as another run. */
+  async #leaveRawUpload(c: ContinuousFile): Promise<void> {
     if (c.shared) await leaveRawUpload(this.#d, this.#id, this.#run).catch(() => {});
   }
 

@@ -10,8 +10,6 @@
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  MIN_PART_BYTES,
-  planSharedParts,
   recordingKeys,
   UnrecoverableError,
   withoutPauses,
@@ -22,7 +20,6 @@ import {
   type Recording,
   type RecordingOutput,
   type RunFile,
-  type SharedPiece,
 } from '@live-webrtc/shared';
 import {
   buildConcatList,
@@ -318,15 +315,14 @@ async function readyFromRunFiles(d: RecorderDeps, rec: Recording, files: RunFile
   const t0 = performance.now();
   const first = files[0]!;
   const key = recordingKeys.output(id, first.file);
-  const runs: (JoinRun & { parked?: ParkedRun })[] = await Promise.all(
+  const runs: StoredRun[] = await Promise.all(
     files.map(async (f) => {
       const raw = f.layout ? await d.storage.getBytes(f.layout) : null;
       if (!raw) throw new RunJoinError(`the layout of run ${f.run} is missing from storage`);
-      const layout = JSON.parse(raw.toString('utf8')) as RunLayout & { parked?: ParkedRun };
-      return { key: f.key, layout, parked: layout.parked };
+      return { run: f.run, key: f.key, layout: JSON.parse(raw.toString('utf8')) as RunLayout };
     }),
   );
-  const parked = runs.filter((r) => r.parked).length;
+  const parked = runs.filter((r) => r.layout.parked).length;
   if (parked > 0 && parked < runs.length) throw new RunJoinError('some runs are parked in the shared upload, some are files of their own');
   const path = parked > 0 ? 'join_parked' : 'join_runs';
   let size: number;
@@ -387,7 +383,11 @@ async function readyFromRunFiles(d: RecorderDeps, rec: Recording, files: RunFile
  * The shared upload cannot be completed, ever: it is gone (aborted), or it holds parts the plan
  * leaves out (a run dropped after it sent parts: Ceph refuses those; AWS and MinIO drop them).
  */
-const cannotComplete = (err: unknown): boolean => ['NoSuchUpload', 'InvalidPart'].includes((err as Error | undefined)?.name ?? '');
+const cannotComplete = (err: unknown): boolean =>
+  ['NoSuchUpload', 'InvalidPart', 'SharedUploadError'].includes((err as Error | undefined)?.name ?? '');
+
+/** A run file with its layout, as stored. */
+type StoredRun = JoinRun & { run: number };
 
 /** A join planned and ready to write (retried as a whole). */
 interface PlannedJoin {
@@ -400,7 +400,7 @@ const asRunJoinError = (err: unknown): never => {
 };
 
 /** Runs that are files of their own: their clusters copied inside the storage. */
-async function composeJoin(d: RecorderDeps, key: string, runs: readonly JoinRun[]): Promise<PlannedJoin> {
+async function composeJoin(d: RecorderDeps, key: string, runs: readonly StoredRun[]): Promise<PlannedJoin> {
   const plan = await planJoin(runs, (k, start, end) => readRange(d, k, start, end)).catch(asRunJoinError);
   return {
     plan,
@@ -414,23 +414,16 @@ async function composeJoin(d: RecorderDeps, key: string, runs: readonly JoinRun[
  * Parked runs: the shared upload completed from their parts, with their loose bytes (this
  * machine's copy when it has one) between them, a new head before and cues after.
  */
-async function parkedJoin(
-  d: RecorderDeps,
-  id: string,
-  key: string,
-  runs: readonly (JoinRun & { parked?: ParkedRun })[],
-  workDir: string,
-): Promise<PlannedJoin> {
+async function parkedJoin(d: RecorderDeps, id: string, key: string, runs: readonly StoredRun[], workDir: string): Promise<PlannedJoin> {
   const uploads = d.storage.sharedUploads;
   const upload = await rawUploadOf(d, id);
   if (!uploads || !upload || upload.key !== key) throw new RunJoinError("the raw output's shared upload is not known");
-  if (runs.some((r) => r.parked!.uploadId !== upload.uploadId)) throw new RunJoinError('a run parked in another upload');
+  if (runs.some((r) => r.layout.parked!.uploadId !== upload.uploadId)) throw new RunJoinError('a run parked in another upload');
   const byKey = new Map<string, { parked: ParkedRun; loose: Buffer }>();
   await Promise.all(
     runs.map(async (r) => {
-      const parked = r.parked!;
-      const run = Number(/run-(\d+)\.loose$/.exec(parked.looseKey)?.[1] ?? -1);
-      const local = await readFile(join(workDir, looseFileName(run))).catch(() => null);
+      const parked = r.layout.parked!;
+      const local = await readFile(join(workDir, looseFileName(r.run))).catch(() => null);
       const loose = local ?? (await d.storage.getBytes(parked.looseKey));
       if (!loose) throw new RunJoinError(`the loose bytes of ${parked.looseKey} are missing`);
       byKey.set(parked.looseKey, { parked, loose });
@@ -442,13 +435,13 @@ async function parkedJoin(
     return looseSlice(r.parked, r.loose, start, end);
   };
   const plan = await planJoin(
-    runs.map((r) => ({ key: r.parked!.looseKey, layout: r.layout })),
+    runs.map((r) => ({ key: r.layout.parked!.looseKey, layout: r.layout })),
     fetch,
   ).catch(asRunJoinError);
-  let parts: SharedPiece[];
+  // Pieces a completion cannot take (a short part inside) fail the write as SharedUploadError.
+  let parts: ReturnType<typeof sharedPiecesFor>;
   try {
     parts = sharedPiecesFor(plan.pieces, byKey);
-    planSharedParts(parts, MIN_PART_BYTES); // the check the storage makes, before any request
   } catch (err) {
     return asRunJoinError(err);
   }

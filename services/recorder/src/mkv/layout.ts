@@ -4,6 +4,7 @@
 // file, at the run's end: a header read per cluster, not the whole file.
 import { open, type FileHandle } from 'node:fs/promises';
 import { children, ID, readFloat, readHeader, readTrackNumber, readUint, type ElementHeader } from './ebml.js';
+import type { ParkedRun } from './parked.js';
 
 /** One cluster: file offset, timestamp (ms on the run file's timeline) and whether a seek may start there. */
 export type ClusterEntry = [pos: number, tsMs: number, key: 0 | 1];
@@ -25,6 +26,8 @@ export interface RunLayout {
   clusters: ClusterEntry[];
   /** Offset just past the last cluster (where Cues and Tags begin). */
   clustersEnd: number;
+  /** Set when the run was parked in the raw output's shared upload (its parts and loose bytes). */
+  parked?: ParkedRun;
 }
 
 /** A file not laid out as expected (not closed, unknown sizes, no clusters). */
