@@ -188,7 +188,20 @@ export async function startCephS3(opts: { log?: (line: string) => void } = {}): 
     log(`ceph-mon started after ${Date.now() - started} ms`);
 
     const osdUuid = randomUUID();
-    const id = (await cmd('ceph', ['osd', 'create', osdUuid])).trim();
+    // The monitor's first seconds: a command can be refused ("EPERM: problem getting command
+    // descriptions from mon", seen once in ~40 starts) before its auth is ready. `osd create`
+    // with the same uuid is idempotent, so it is asked again.
+    let id = '';
+    for (let attempt = 1; ; attempt++) {
+      try {
+        id = (await cmd('ceph', ['osd', 'create', osdUuid])).trim();
+        break;
+      } catch (err) {
+        if (attempt >= 5 || !/problem getting command descriptions/.test(String(err))) throw err;
+        log(`ceph osd create refused (attempt ${attempt}); asking again`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
     if (id !== '0') throw new Error(`expected osd id 0, got ${JSON.stringify(id)}`);
     // Placed in CRUSH here rather than by the OSD itself at boot (see the conf for why).
     await cmd('ceph', ['osd', 'crush', 'add', 'osd.0', '1', 'root=default']);
